@@ -111,15 +111,16 @@ func (e *QueryError) Unwrap() []error {
 
 // pointAt shows the line of query holding byte offset pos with a caret under
 // it, prefixed by the line number; without a position it shows the statement
-// (cut to a readable length).
+// (cut to a readable length). Long lines (file lists) are cut around the
+// position.
 func pointAt(query string, pos int) string {
-	const maxShown = 2000
+	const maxShown, window = 2000, 100
 	if pos < 0 || pos > len(query) {
-		q := query
+		q := []rune(query)
 		if len(q) > maxShown {
-			q = q[:maxShown] + " …"
+			return "query: " + string(q[:maxShown]) + " …"
 		}
-		return "query: " + q
+		return "query: " + query
 	}
 	line := 1 + strings.Count(query[:pos], "\n")
 	start := strings.LastIndexByte(query[:pos], '\n') + 1
@@ -129,21 +130,14 @@ func pointAt(query string, pos int) string {
 	} else {
 		end += pos
 	}
-	text := query[start:end]
-	col := pos - start
-	// Long lines (file lists) are cut around the position.
-	const window = 100
-	prefix := ""
-	if col > window {
-		cut := col - window
-		text = text[cut:]
-		col -= cut
-		prefix = "…"
+	before := []rune(strings.ReplaceAll(query[start:pos], "\t", " "))
+	after := []rune(strings.ReplaceAll(query[pos:end], "\t", " "))
+	if len(before) > window {
+		before = append([]rune("…"), before[len(before)-window:]...)
 	}
-	if len(text) > col+window {
-		text = text[:col+window] + "…"
+	if len(after) > window {
+		after = append(after[:window], []rune("…")...)
 	}
 	label := fmt.Sprintf("line %d: ", line)
-	caretPad := strings.Repeat(" ", len(label)+len([]rune(prefix))+len([]rune(text[:col])))
-	return label + prefix + strings.ReplaceAll(text, "\t", " ") + "\n" + caretPad + "^"
+	return label + string(before) + string(after) + "\n" + strings.Repeat(" ", len(label)+len(before)) + "^"
 }

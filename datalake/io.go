@@ -123,14 +123,30 @@ func (l *Lake) readNode(call, path, format, timeRange string) (*node, error) {
 	return &node{call: call, desc: call, sql: b.String(), user: noSpan}, nil
 }
 
-// checkDataset returns nil when p is an existing folder inside the lake, and
-// ErrUnknownPath (with suggestions) or ErrPathRefused otherwise.
+// checkDataset returns nil when p is a dataset folder inside the lake (one
+// holding day partitions, or an empty one), and ErrUnknownPath (with
+// suggestions) for a missing path or a folder of datasets, or
+// ErrPathRefused.
 func (l *Lake) checkDataset(p lakePath) error {
 	_, err := l.statDir(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return l.unknownPath(p)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	days, err := l.days(p.rel())
+	if err != nil {
+		return fmt.Errorf("list %s: %w", p, err)
+	}
+	if len(days) == 0 {
+		for _, d := range l.datasetPaths() {
+			if strings.HasPrefix(d, string(p)+"/") {
+				return l.unknownPath(p)
+			}
+		}
+	}
+	return nil
 }
 
 // noFiles explains why a read found nothing.

@@ -53,6 +53,8 @@ type Lake struct {
 	views     map[string]string // temp view name -> description of the frame
 
 	seq atomic.Int64 // names of persisted tables
+
+	traceDir func(rel string) // tests: called for every folder listed
 }
 
 // Open opens the lake at opts.Root, creating the folder if needed. The engine

@@ -61,7 +61,7 @@ type dayDir struct {
 
 // days lists the day folders of dataset rel, oldest first.
 func (l *Lake) days(rel string) ([]dayDir, error) {
-	entries, err := readDir(l.root, rel)
+	entries, err := l.readDir(rel)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func (l *Lake) days(rel string) ([]dayDir, error) {
 // hours lists the hour folders of one day folder, oldest first. Both hr=5
 // and hr=05 may exist (two writers); both are returned.
 func (l *Lake) hours(d dayDir) ([]hourDir, error) {
-	entries, err := readDir(l.root, d.rel)
+	entries, err := l.readDir(d.rel)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +108,7 @@ type dataFile struct {
 // hidden files (temporary files being published, markers) and anything that
 // is not a data file.
 func (l *Lake) files(h hourDir) ([]dataFile, error) {
-	entries, err := readDir(l.root, h.rel)
+	entries, err := l.readDir(h.rel)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +166,10 @@ func (l *Lake) selectFiles(p lakePath, f Format, r timeRange) (selection, error)
 	}
 	if r.kind == rangeLast {
 		now := l.now().UTC().Truncate(time.Hour)
-		var anchor time.Time
+		// The anchor is the newest hour with files of the format; without
+		// one, the newest hour with any data, so the error can name the
+		// formats the dataset holds.
+		var anchor, fallback time.Time
 	anchorSearch:
 		for i := len(days) - 1; i >= 0; i-- {
 			if days[i].day.After(now) {
@@ -180,7 +183,7 @@ func (l *Lake) selectFiles(p lakePath, f Format, r timeRange) (selection, error)
 				if hs[j].hour.After(now) {
 					continue
 				}
-				ok, err := l.hasFormat(hs[j], f)
+				ok, any, err := l.hasFormat(hs[j], f)
 				if err != nil {
 					return selection{}, err
 				}
@@ -188,7 +191,13 @@ func (l *Lake) selectFiles(p lakePath, f Format, r timeRange) (selection, error)
 					anchor = hs[j].hour
 					break anchorSearch
 				}
+				if any && fallback.IsZero() {
+					fallback = hs[j].hour
+				}
 			}
+		}
+		if anchor.IsZero() {
+			anchor = fallback
 		}
 		if anchor.IsZero() {
 			return sel, nil
@@ -220,18 +229,19 @@ func (l *Lake) selectFiles(p lakePath, f Format, r timeRange) (selection, error)
 	return sel, nil
 }
 
-// hasFormat reports whether an hour folder holds a file of format f.
-func (l *Lake) hasFormat(h hourDir, f Format) (bool, error) {
+// hasFormat reports whether an hour folder holds a file of format f, and
+// whether it holds any data file.
+func (l *Lake) hasFormat(h hourDir, f Format) (ok, any bool, err error) {
 	files, err := l.files(h)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	for _, df := range files {
 		if df.format == f {
-			return true, nil
+			return true, true, nil
 		}
 	}
-	return false, nil
+	return false, len(files) > 0, nil
 }
 
 // listHours returns the distinct hours of dataset p that hold at least one

@@ -187,7 +187,7 @@ func (l *Lake) datasetPaths() []string {
 		if depth > 8 {
 			return
 		}
-		entries, err := readDir(l.root, rel)
+		entries, err := l.readDir(rel)
 		if err != nil {
 			return
 		}
@@ -222,12 +222,15 @@ func hiddenName(name string) bool {
 	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")
 }
 
-// readDir lists a directory inside root.
-func readDir(root *os.Root, rel string) ([]fs.DirEntry, error) {
+// readDir lists a directory inside the root.
+func (l *Lake) readDir(rel string) ([]fs.DirEntry, error) {
 	if rel == "" {
 		rel = "."
 	}
-	f, err := root.Open(rel)
+	if l.traceDir != nil {
+		l.traceDir(rel)
+	}
+	f, err := l.root.Open(rel)
 	if err != nil {
 		return nil, err
 	}

@@ -333,7 +333,7 @@ func sqlLiteral(v any) (string, error) {
 	case string:
 		return quoteString(x)
 	case []byte:
-		return "'\\x" + strings.ToUpper(hexPairs(x)) + "'::BLOB", nil
+		return "'\\x" + hexPairs(x) + "'::BLOB", nil
 	case time.Time:
 		return "TIMESTAMPTZ '" + x.UTC().Format("2006-01-02 15:04:05.999999") + "+00'", nil
 	case time.Duration:
@@ -377,7 +377,7 @@ func floatLiteral(f float64) string {
 }
 
 func hexPairs(b []byte) string {
-	h := hex.EncodeToString(b)
+	h := strings.ToUpper(hex.EncodeToString(b))
 	var s strings.Builder
 	for i := 0; i < len(h); i += 2 {
 		if i > 0 {
