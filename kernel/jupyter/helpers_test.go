@@ -164,8 +164,10 @@ func (k *echoKernel) askInput(req *Message, prompt string) string {
 		return "<" + err.Error() + ">"
 	}
 	for m := range s.Stdin() {
-		if m.ParentID() != ir.Header.MsgID {
-			continue // a reply to an abandoned request
+		// jupyter_client sends input_reply without a parent header; a reply
+		// that names another parent answers an abandoned request.
+		if m.Type() != "input_reply" || (m.ParentID() != "" && m.ParentID() != ir.Header.MsgID) {
+			continue
 		}
 		var r InputReply
 		m.DecodeContent(&r)
@@ -241,6 +243,9 @@ func goroutinesOf() []string {
 	var out []string
 	for _, g := range bytes.Split(buf, []byte("\n\n")) {
 		s := string(g)
+		if strings.Contains(s, "jupyter.goroutinesOf(") {
+			continue // the checking goroutine itself
+		}
 		if strings.Contains(s, "go-zeromq") {
 			out = append(out, s)
 			continue

@@ -169,9 +169,14 @@ func (s *Server) Shell() <-chan *Message { return s.recv[Shell] }
 // when the server has shut down.
 func (s *Server) Control() <-chan *Message { return s.recv[Control] }
 
-// Stdin returns the channel of received stdin messages (input_reply). Replies
-// to an abandoned input_request may still arrive: match ParentID against the
-// request. It is closed when the server has shut down.
+// Stdin returns the channel of received stdin messages (input_reply). It is
+// closed when the server has shut down.
+//
+// jupyter_client (and so most front ends) sends input_reply with an empty
+// parent header, so a reply cannot always be matched to its input_request:
+// drain stale messages before sending a request (as ipykernel does), take
+// the next input_reply, and skip only one whose non-empty ParentID names
+// another request.
 func (s *Server) Stdin() <-chan *Message { return s.recv[Stdin] }
 
 // Run accepts connections and serves them until ctx is cancelled or Close is
