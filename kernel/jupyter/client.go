@@ -219,9 +219,10 @@ func (c *Client) sawIOPub() {
 	c.iopubMu.Unlock()
 }
 
-// iopubConnected resets the iopub readiness for a new connection: messages
-// published before its subscription is in place are lost (the slow joiner).
-func (c *Client) iopubConnected() {
+// resetIOPub marks iopub as not proven (connection lost or new): messages
+// published before a new connection's subscription is in place are lost
+// (the slow joiner), so WaitReady must see one again.
+func (c *Client) resetIOPub() {
 	c.iopubMu.Lock()
 	if c.iopubSeen {
 		c.iopubSeen = false
@@ -477,7 +478,7 @@ func (d *dialSocket) run() {
 func (d *dialSocket) serve(zc *zconn) error {
 	c := d.c
 	if d.typ == zmq4.Sub {
-		c.iopubConnected()
+		c.resetIOPub()
 		w := getWire()
 		w.frame([]byte{1}, false) // subscribe to every topic
 		err := zc.write(w)
@@ -495,6 +496,9 @@ func (d *dialSocket) serve(zc *zconn) error {
 		d.cur = nil
 		d.ready = make(chan struct{})
 		d.mu.Unlock()
+		if d.typ == zmq4.Sub {
+			c.resetIOPub() // until the next connection proves its subscription
+		}
 	}()
 	for {
 		zm, err := zc.readMsg(nil)

@@ -287,7 +287,7 @@ func TestLoopbackRawBridge(t *testing.T) {
 					t.Fatalf("Recv after %q, reply %v: %v", iopub, gotReply, err)
 				}
 				if m.ParentID() != req.Header.MsgID {
-					t.Fatalf("unexpected %v", m)
+					continue // a late answer to one of WaitReady's requests
 				}
 				switch m.Channel {
 				case IOPub:

@@ -52,7 +52,7 @@ type ServerOptions struct {
 // are dropped and logged, never delivered. The heartbeat echoes every message
 // in its own goroutine, independent of the session.
 //
-// Send, Reply, Publish and PublishFor are safe for concurrent use. Run serves
+// All methods are safe for concurrent use. Run serves
 // until its context is cancelled (or Close), then closes every socket and
 // waits for all its goroutines.
 type Server struct {

@@ -147,6 +147,7 @@ type handshakeConn struct {
 	r *bufio.Reader
 }
 
+// Read reads through the buffered reader.
 func (c *handshakeConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // handshake runs the ZMTP 3.0 greeting and NULL-mechanism READY exchange (via
