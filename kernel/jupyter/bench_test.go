@@ -1,6 +1,8 @@
 package jupyter
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"testing"
 )
@@ -33,5 +35,33 @@ func BenchmarkExecuteRoundTrip(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkEncodeDecode measures one signed execute_reply through the send
+// path's encoder (appendWire) and the receive path's reader and decoder.
+func BenchmarkEncodeDecode(b *testing.B) {
+	s := fixedSession(b, "secret", "kernel")
+	req, _ := s.NewMessage("execute_request", ExecuteRequest{Code: "x"})
+	req.Identities = [][]byte{[]byte("peer")}
+	m, _ := s.NewReply(req, "execute_reply", ExecuteReply{Status: "ok", ExecutionCount: 1})
+	wire := wireBytes(s, nil, m)
+	recv, _ := NewSession(SessionOptions{Key: []byte("secret"), ReplayHistory: -1})
+	rd := bytes.NewReader(wire)
+	zc := &zconn{br: bufio.NewReader(rd), maxMsg: defaultMaxMessage}
+	b.ReportAllocs()
+	for b.Loop() {
+		w := getWire()
+		s.appendWire(w, nil, m)
+		putWire(w)
+		rd.Reset(wire)
+		zc.br.Reset(rd)
+		zm, err := zc.readMsg(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := recv.Decode(zm.frames); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -44,6 +44,23 @@ func (h Header) Time() (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%w: header date %q is not ISO 8601", ErrMalformed, h.Date)
 }
 
+// MarshalJSON encodes h as the protocol does: the six fields in
+// jupyter_client's order, or {} for the zero Header (an empty parent
+// header). It never fails.
+func (h Header) MarshalJSON() ([]byte, error) { return appendHeaderJSON(nil, &h), nil }
+
+// UnmarshalJSON decodes a header object; keys match exactly and unknown ones
+// are ignored, null is a no-op. Errors wrap ErrMalformed.
+func (h *Header) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" { // encoding/json's convention: null leaves h alone
+		return nil
+	}
+	if err := parseHeader(b, h); err != nil {
+		return fmt.Errorf("%w: header: %w", ErrMalformed, err)
+	}
+	return nil
+}
+
 // appendHeaderJSON appends h as a JSON object, fields in jupyter_client's
 // order. The zero Header is {}.
 func appendHeaderJSON(dst []byte, h *Header) []byte {

@@ -307,6 +307,30 @@ func TestParseHeader(t *testing.T) {
 	}
 }
 
+func TestHeaderJSON(t *testing.T) {
+	type wsMessage struct { // the shape of the websocket JSON protocol
+		Header       Header          `json:"header"`
+		ParentHeader Header          `json:"parent_header"`
+		Content      json.RawMessage `json:"content"`
+	}
+	h := Header{MsgID: "m1", MsgType: "status", Username: "u", Session: "s", Date: "2024-01-01T00:00:00.000000Z", Version: "5.3"}
+	b, err := json.Marshal(wsMessage{Header: h, Content: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"header":{"msg_id":"m1","msg_type":"status","username":"u","session":"s","date":"2024-01-01T00:00:00.000000Z","version":"5.3"},"parent_header":{},"content":{}}`
+	if string(b) != want {
+		t.Errorf("marshal = %s\nwant      %s", b, want)
+	}
+	var back wsMessage
+	if err := json.Unmarshal(b, &back); err != nil || back.Header != h || !back.ParentHeader.IsZero() {
+		t.Errorf("unmarshal = %+v, %v", back, err)
+	}
+	if err := json.Unmarshal([]byte(`{"header":{"msg_id":7}}`), &back); !errors.Is(err, ErrMalformed) {
+		t.Errorf("bad header err = %v", err)
+	}
+}
+
 func TestAppendJSONString(t *testing.T) {
 	for _, s := range []string{"", "plain", "quote\"back\\slash", "ctl\x00\x01\x1f\t\r\n", "ünïcödé ✓ 🚀", "bad\xffutf8", "\u2028"} {
 		got := appendJSONString(nil, s)
