@@ -30,5 +30,9 @@
 // vectored write per message. The zmq4 socket types were measured at about
 // 140 µs per ROUTER/DEALER round trip on a 2-core machine (7x the raw TCP
 // round trip) because they write each frame with two system calls and spawn a
-// goroutine per send, and their PUB socket leaks a goroutine on Close.
+// goroutine per send, and their PUB socket leaks a goroutine on Close. With
+// this package, a whole trivial execute (request, five iopub messages and the
+// reply, all signed) takes about 110-140 µs over tcp or ipc on that machine
+// (BenchmarkExecuteRoundTrip), and encoding plus decoding one signed message
+// about 4 µs (BenchmarkEncodeDecode).
 package jupyter
