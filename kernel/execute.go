@@ -10,15 +10,15 @@ import (
 	"github.com/flowlab/flowlab/kernel/jupyter"
 )
 
-// execute answers an execute_request. It reports whether the cell failed with
-// stop_on_error set, so that the caller aborts the queued cells once this
-// request is idle.
-func (s *Session) execute(ctx context.Context, req *jupyter.Message) (abort bool) {
+// execute answers an execute_request. When the cell fails with stop_on_error
+// set, it returns how many requests were queued behind it, for the caller to
+// abort once this request is idle.
+func (s *Session) execute(ctx context.Context, req *jupyter.Message) (abort int) {
 	// Protocol defaults for fields a client may omit.
 	c := jupyter.ExecuteRequest{StoreHistory: true, StopOnError: true}
 	if err := req.DecodeContent(&c); err != nil {
 		s.reply(req, "execute_reply", errorReply(s.count, &CellError{Name: "BadRequest", Value: err.Error(), Traceback: []string{err.Error()}}))
-		return false
+		return 0
 	}
 	if c.Silent {
 		c.StoreHistory = false
@@ -64,7 +64,10 @@ func (s *Session) execute(ctx context.Context, req *jupyter.Message) (abort bool
 			s.publish(req, "error", jupyter.ErrorContent{EName: cellErr.Name, EValue: cellErr.Value, Traceback: cellErr.Traceback})
 		}
 		s.reply(req, "execute_reply", errorReply(count, cellErr))
-		return c.StopOnError
+		if c.StopOnError {
+			return len(s.wire.Shell())
+		}
+		return 0
 	}
 	content := map[string]any{
 		"status":           "ok",
@@ -73,7 +76,7 @@ func (s *Session) execute(ctx context.Context, req *jupyter.Message) (abort bool
 		"payload":          []any{},
 	}
 	s.reply(req, "execute_reply", content)
-	return false
+	return 0
 }
 
 func errorReply(count int, e *CellError) map[string]any {
@@ -174,29 +177,29 @@ func (s *Session) userExpressions(ctx context.Context, exprs map[string]string) 
 	return out
 }
 
-// abortQueued answers the execute_requests already received behind a failed
-// cell with status "aborted", as stop_on_error asks. Other requests waiting
-// among them are answered normally, in order. Like ipykernel, it does not
-// wait for requests still on the network.
-func (s *Session) abortQueued(ctx context.Context) {
-	for {
+// abortQueued answers the first n requests waiting on the shell channel:
+// execute_requests with status "aborted", as stop_on_error asks, and others
+// normally, in order. n is how many had arrived when the cell failed, so a
+// request sent after the front end saw the failed cell's idle status runs.
+func (s *Session) abortQueued(ctx context.Context, n int) {
+	for ; n > 0; n-- {
+		var req *jupyter.Message
 		select {
-		case req, ok := <-s.wire.Shell():
+		case r, ok := <-s.wire.Shell():
 			if !ok {
 				return
 			}
-			if req.Type() != "execute_request" {
-				s.handleShell(ctx, req)
-				continue
-			}
-			s.withStatus(req, func() {
-				s.reply(req, "execute_reply", map[string]any{"status": "aborted", "execution_count": s.count})
-			})
+			req = r
 		case <-ctx.Done():
 			return
-		default:
-			return
 		}
+		if req.Type() != "execute_request" {
+			s.handleShell(ctx, req)
+			continue
+		}
+		s.withStatus(req, func() {
+			s.reply(req, "execute_reply", map[string]any{"status": "aborted", "execution_count": s.count})
+		})
 	}
 }
 

@@ -201,10 +201,10 @@ func (s *Session) handleShutdown(req *jupyter.Message) {
 
 // handleShell answers one shell request between busy and idle statuses.
 func (s *Session) handleShell(ctx context.Context, req *jupyter.Message) {
-	abort := false
+	abort := 0
 	defer func() {
-		if abort {
-			s.abortQueued(ctx)
+		if abort > 0 {
+			s.abortQueued(ctx, abort)
 		}
 	}()
 	s.withStatus(req, func() {

@@ -394,7 +394,8 @@ func TestStopOnErrorAbortsQueuedExecutes(t *testing.T) {
 	if fmt.Sprint(order) != fmt.Sprint(want) {
 		t.Errorf("status order = %v, want %v", order, want)
 	}
-	// Later requests run again.
+	// A request sent after the failed cell's idle runs, even while the
+	// aborted ones are still being answered.
 	msgs := w.idle(t, execute(t, w, "value:after"))
 	if c := content(t, find(msgs, "execute_reply")); c["status"] != "ok" {
 		t.Errorf("after abort: %v", c)

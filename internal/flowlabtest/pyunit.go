@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -21,9 +22,13 @@ type pyResult struct {
 
 // RunPythonTests runs the unittest module in dir with Debian's Python and
 // reports each Python test as a Go subtest, so failures show by name. env is
-// the complete environment for the interpreter.
+// the complete environment for the interpreter. Setting FLOWLAB_PYUNIT to a
+// dotted name inside the module (Class or Class.test_method) runs only that.
 func RunPythonTests(t *testing.T, dir, module string, env []string, timeout time.Duration) {
 	t.Helper()
+	if sel := os.Getenv("FLOWLAB_PYUNIT"); sel != "" {
+		module += "." + sel
+	}
 	_, file, _, _ := runtime.Caller(0)
 	runner := filepath.Join(filepath.Dir(file), "pyunit.py")
 	cmd := exec.Command(Python, runner, module)

@@ -6,6 +6,7 @@ The Go side (flowlabtest.RunPythonTests) turns the lines into subtests.
 """
 
 import json
+import os
 import sys
 import time
 import unittest
@@ -50,6 +51,7 @@ class JSONResult(unittest.TestResult):
 
 
 def main():
+    sys.path.insert(0, os.getcwd())
     suite = unittest.defaultTestLoader.loadTestsFromName(sys.argv[1])
     result = JSONResult()
     suite.run(result)

@@ -62,9 +62,11 @@ def iopub_until_idle(kc, msg_id, timeout=T):
 
 
 def run(kc, code, **kw):
+    """Execute code; read iopub as it arrives (so receive times are real),
+    then the shell reply."""
     msg_id = kc.execute(code, **kw)
-    reply = shell_reply(kc, msg_id)
-    return reply, iopub_until_idle(kc, msg_id)
+    msgs = iopub_until_idle(kc, msg_id)
+    return shell_reply(kc, msg_id), msgs
 
 
 def of_type(msgs, t):
@@ -448,7 +450,7 @@ class Lifecycle(unittest.TestCase):
             msg_id = kc.shutdown()
             deadline = time.monotonic() + T
             while True:
-                msg = kc.control_channel.get_msg(timeout=max(0.01, deadline - time.monotonic()))
+                msg = kc.get_control_msg(timeout=max(0.01, deadline - time.monotonic()))
                 if msg["parent_header"].get("msg_id") == msg_id:
                     break
             self.assertEqual(msg["msg_type"], "shutdown_reply")

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	"github.com/flowlab/flowlab/kernel"
+	"github.com/flowlab/flowlab/kernel/jupyter"
+	"github.com/flowlab/flowlab/kernel/stdio"
+	"github.com/flowlab/flowlab/kernel/yaegi"
+)
+
+func init() {
+	register(command{name: "kernel", summary: "run the Go Jupyter kernel (kernel.json runs this), or 'kernel install'", run: runKernel})
+}
+
+// version is the build's version, set with -ldflags "-X main.version=...".
+var version = "dev"
+
+// cellPrelude is what every fresh interpreter runs: the packages cells use
+// without importing them.
+var cellPrelude = []string{
+	`import "github.com/flowlab/flowlab/kernel/display"`,
+}
+
+func runKernel(ctx context.Context, std streams, args []string) error {
+	if len(args) > 0 && args[0] == "install" {
+		return runKernelInstall(ctx, std, args[1:])
+	}
+	fs := newFlags(std, "kernel", "kernel -f CONNECTION_FILE [--lake DIR] [--unrestricted]", `
+Run one Jupyter kernel process for Go cells. Jupyter front ends start it from
+the kernelspec ('flowlab kernel install' writes one); it speaks the Jupyter
+messaging protocol on the ports of the connection file.
+
+By default cells are sandboxed (docs/sandbox.md): they cannot start processes,
+use unsafe or syscall, or open files outside the working directory, the
+temporary directory and the lake (read-only).`)
+	connFile := fs.String("f", "", "Jupyter connection `file` (required)")
+	lake := fs.String("lake", os.Getenv("FLOWLAB_LAKE"), "datalake root `DIR` cells read (default $FLOWLAB_LAKE)")
+	unrestricted := fs.Bool("unrestricted", false, "lift the sandbox: processes, unsafe, syscall and every file")
+	maxOutput := fs.Int64("max-output", kernel.DefaultMaxOutputBytes, "largest output in `bytes` one cell may print; the rest is discarded with a notice")
+	logLevel := fs.String("log-level", "warn", "kernel log `level` on stderr: debug, info, warn or error")
+	if err := parseFlags(fs, std, args); err != nil {
+		return err
+	}
+	if *connFile == "" {
+		return usagef("kernel needs -f CONNECTION_FILE (Jupyter passes it from kernel.json)")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usagef("--log-level: %v", err)
+	}
+	info, err := jupyter.ReadConnectionFile(*connFile)
+	if err != nil {
+		return err
+	}
+	return serveKernel(ctx, kernelConfig{
+		info:         info,
+		lake:         *lake,
+		unrestricted: *unrestricted,
+		maxOutput:    *maxOutput,
+		level:        level,
+	})
+}
+
+type kernelConfig struct {
+	info         jupyter.ConnectionInfo
+	lake         string
+	unrestricted bool
+	maxOutput    int64
+	level        slog.Level
+}
+
+// serveKernel wires the kernel's components and runs them until a
+// shutdown_request, SIGTERM or SIGHUP. SIGINT interrupts the running cell and
+// nothing else, so a kernel started with interrupt_mode "signal" survives
+// interrupts too.
+func serveKernel(ctx context.Context, cfg kernelConfig) error {
+	ctx, cancel := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGHUP)
+	defer cancel()
+	interrupts := make(chan os.Signal, 1)
+	signal.Notify(interrupts, syscall.SIGINT)
+	defer signal.Stop(interrupts)
+
+	server, err := jupyter.NewServer(cfg.info, jupyter.ServerOptions{})
+	if err != nil {
+		return err
+	}
+
+	// The session and the capture need each other: the capture delivers to
+	// the session, the session flushes the capture.
+	var sess *kernel.Session
+	var sessMu sync.Mutex
+	capture, err := stdio.Start(stdio.Options{Sink: func(stream, text string) {
+		sessMu.Lock()
+		s := sess
+		sessMu.Unlock()
+		if s != nil {
+			s.WriteStream(stream, text)
+		}
+	}})
+	if err != nil {
+		return err
+	}
+	defer capture.Close()
+	logger := slog.New(slog.NewTextHandler(capture.OriginalStderr(), &slog.HandlerOptions{Level: cfg.level}))
+	slog.SetDefault(logger)
+
+	exec, err := yaegi.New(yaegi.Options{
+		Prelude:      cellPrelude,
+		Unrestricted: cfg.unrestricted,
+		ReadWrite:    cellWriteDirs(),
+		ReadOnly:     nonEmpty(cfg.lake),
+		Env:          os.Environ(),
+		Logger:       logger.With("component", "executor"),
+	})
+	if err != nil {
+		return fmt.Errorf("start the interpreter: %w", err)
+	}
+	s, err := kernel.New(kernel.Options{
+		Wire:           server,
+		Executor:       exec,
+		Flush:          capture.Flush,
+		MaxOutputBytes: cfg.maxOutput,
+		Version:        version,
+		Logger:         logger.With("component", "session"),
+	})
+	if err != nil {
+		return err
+	}
+	sessMu.Lock()
+	sess = s
+	sessMu.Unlock()
+
+	go func() {
+		for range interrupts {
+			s.Interrupt()
+		}
+	}()
+
+	serverErr := make(chan error, 1)
+	serverCtx, stopServer := context.WithCancel(context.Background())
+	defer stopServer()
+	go func() { serverErr <- server.Run(serverCtx) }()
+
+	runErr := s.Run(ctx)
+	stopServer()
+	if err := <-serverErr; err != nil && !errors.Is(err, context.Canceled) {
+		logger.Warn("wire server stopped", "err", err)
+	}
+	return runErr
+}
+
+// cellWriteDirs are the directories sandboxed cells may write: the working
+// directory (where the notebook is) and the temporary directory.
+func cellWriteDirs() []string {
+	var dirs []string
+	if wd, err := os.Getwd(); err == nil {
+		dirs = append(dirs, wd)
+	}
+	if tmp, err := filepath.EvalSymlinks(os.TempDir()); err == nil {
+		dirs = append(dirs, tmp)
+	}
+	return dirs
+}
+
+func nonEmpty(s ...string) []string {
+	var out []string
+	for _, x := range s {
+		if x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
