@@ -132,3 +132,13 @@ func CompileError(msgs ...string) *CellError {
 	}
 	return &CellError{Name: "CompileError", Value: v, Traceback: tb}
 }
+
+// Environment is implemented by executors whose cells see an environment of
+// their own (a sandbox's copy) rather than the process's. %env reads and
+// changes it when the executor has one.
+type Environment interface {
+	// Environ returns the variables cells see, as "NAME=value".
+	Environ() []string
+	// Setenv sets one variable for the cells that follow.
+	Setenv(name, value string) error
+}

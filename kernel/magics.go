@@ -150,8 +150,20 @@ func (s *Session) envMagic(args string) *CellError {
 	fail := func(msg string) *CellError {
 		return &CellError{Name: "MagicError", Value: msg, Traceback: []string{"MagicError: " + msg}}
 	}
+	environ, setenv := os.Environ, os.Setenv
+	if e, ok := s.exec.(Environment); ok {
+		environ, setenv = e.Environ, e.Setenv
+	}
+	lookup := func(name string) (string, bool) {
+		for _, kv := range environ() {
+			if k, v, _ := strings.Cut(kv, "="); k == name {
+				return v, true
+			}
+		}
+		return "", false
+	}
 	if args == "" {
-		env := os.Environ()
+		env := environ()
 		sort.Strings(env)
 		var b strings.Builder
 		for _, kv := range env {
@@ -173,14 +185,14 @@ func (s *Session) envMagic(args string) *CellError {
 		return fail(fmt.Sprintf("%%env: %q is not a variable name; use %%env NAME=VALUE", name))
 	}
 	if !set {
-		v, ok := os.LookupEnv(name)
+		v, ok := lookup(name)
 		if !ok {
 			return fail(fmt.Sprintf("%%env: %s is not set", name))
 		}
 		s.say(v + "\n")
 		return nil
 	}
-	if err := os.Setenv(name, value); err != nil {
+	if err := setenv(name, value); err != nil {
 		return fail(fmt.Sprintf("%%env: set %s: %v", name, err))
 	}
 	s.say(fmt.Sprintf("env: %s=%s\n", name, value))

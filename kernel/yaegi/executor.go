@@ -956,3 +956,49 @@ func (e *Executor) Packages() []kernel.Package {
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
 }
+
+// Environ returns the environment cells see: the sandbox's copy, with the
+// changes cells made through os.Setenv, or the process environment when
+// the executor is unrestricted.
+func (e *Executor) Environ() []string {
+	if e.opts.Unrestricted {
+		return os.Environ()
+	}
+	if e.loaded["os"] {
+		if f, ok := e.in.Symbols("os")["os"]["Environ"]; ok {
+			if env, ok := f.Call(nil)[0].Interface().([]string); ok {
+				return env
+			}
+		}
+	}
+	return append([]string(nil), e.opts.Env...)
+}
+
+// Setenv sets name to value in the environment cells see, as %env does: in
+// the sandbox's copy (kept across Reset) or, when the executor is
+// unrestricted, in the process environment.
+func (e *Executor) Setenv(name, value string) error {
+	if e.opts.Unrestricted {
+		return os.Setenv(name, value)
+	}
+	env := make([]string, 0, len(e.opts.Env)+1)
+	for _, kv := range e.opts.Env {
+		if k, _, _ := strings.Cut(kv, "="); k != name {
+			env = append(env, kv)
+		}
+	}
+	e.opts.Env = append(env, name+"="+value)
+	// The interpreter copied the environment when it started; package os
+	// reads that copy, so change it through os itself.
+	if err := e.ensurePackage("os"); err != nil {
+		return err
+	}
+	f, ok := e.in.Symbols("os")["os"]["Setenv"]
+	if !ok {
+		return fmt.Errorf("yaegi executor: setenv %s: package os has no Setenv", name)
+	}
+	if err, _ := f.Call([]reflect.Value{reflect.ValueOf(name), reflect.ValueOf(value)})[0].Interface().(error); err != nil {
+		return fmt.Errorf("yaegi executor: setenv %s: %w", name, err)
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -510,6 +511,38 @@ func TestExecuteManyCells(t *testing.T) {
 		got := te.mustRun(t, fmt.Sprintf("v%d := %d\nv%d * 2", i, i, i))
 		if !reflect.DeepEqual(got, []any{2 * i}) {
 			t.Fatalf("cell %d: %v", i, got)
+		}
+	}
+}
+
+func TestSetenvReachesSandboxedCells(t *testing.T) {
+	for _, loadOSFirst := range []bool{false, true} {
+		te := newTestExec(t, Options{Env: []string{"KEEP=1", "FLOWLAB_SETENV=old"}})
+		if loadOSFirst {
+			te.mustRun(t, `import "os"`)
+		}
+		if err := te.Setenv("FLOWLAB_SETENV", "new"); err != nil {
+			t.Fatalf("Setenv: %v", err)
+		}
+		got := te.mustRun(t, "import \"os\"\nos.Getenv(\"FLOWLAB_SETENV\") + \",\" + os.Getenv(\"KEEP\")")
+		if len(got) != 1 || got[0] != "new,1" {
+			t.Errorf("loadOSFirst=%v: cell sees %v, want new,1", loadOSFirst, got)
+		}
+		te.mustRun(t, `os.Setenv("FROM_CELL", "c")`)
+		env := strings.Join(te.Environ(), "\n")
+		if !strings.Contains(env, "FROM_CELL=c") || !strings.Contains(env, "FLOWLAB_SETENV=new") {
+			t.Errorf("Environ() = %q, want the cell's and Setenv's variables", env)
+		}
+		if os.Getenv("FLOWLAB_SETENV") != "" {
+			t.Errorf("Setenv of a sandboxed executor changed the process environment")
+		}
+		// Reset keeps what Setenv set: it is the kernel's configuration.
+		if err := te.Reset(); err != nil {
+			t.Fatal(err)
+		}
+		got = te.mustRun(t, "import \"os\"\nos.Getenv(\"FLOWLAB_SETENV\")")
+		if len(got) != 1 || got[0] != "new" {
+			t.Errorf("after Reset cell sees %v, want new", got)
 		}
 	}
 }

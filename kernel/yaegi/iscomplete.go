@@ -16,6 +16,10 @@ import (
 // one tab of indentation per open bracket; "invalid" when the code cannot
 // become valid by adding lines; "complete" otherwise.
 func (e *Executor) IsComplete(code string) kernel.Completeness {
+	return isComplete(code)
+}
+
+func isComplete(code string) kernel.Completeness {
 	if strings.TrimSpace(code) == "" {
 		return kernel.Completeness{Status: "complete"}
 	}

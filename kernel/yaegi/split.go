@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/scanner"
 	"go/token"
+	"unicode/utf8"
 )
 
 // itemKind classifies one top-level piece of a cell.
@@ -179,6 +180,13 @@ func tokEnd(src string, t tokInfo) int {
 
 func tokEndRaw(src string, t tokInfo) int {
 	switch t.tok {
+	case token.ILLEGAL:
+		// The scanner reports an invalid byte as U+FFFD, longer than it.
+		if t.off < len(src) {
+			_, w := utf8.DecodeRuneInString(src[t.off:])
+			return t.off + w
+		}
+		return t.off
 	case token.SEMICOLON:
 		if t.lit == "\n" {
 			return t.off // automatic: nothing was written

@@ -251,7 +251,9 @@ class Conformance(unittest.TestCase):
         self.assertEqual(result_plain(msgs), "7")
 
     def test_stop_on_error_aborts_queued_cells(self):
-        first = self.kc.execute('panic("stop here")')
+        # The first cell runs long enough for the others to be queued behind
+        # it, as with "Run All": requests queued when a cell fails are aborted.
+        first = self.kc.execute('import "time"\ntime.Sleep(300 * time.Millisecond)\npanic("stop here")')
         second = self.kc.execute("notRun := 1")
         third = self.kc.execute("notRunEither := 1")
         self.assertEqual(shell_reply(self.kc, first)["content"]["status"], "error")
