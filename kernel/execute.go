@@ -51,7 +51,7 @@ func (s *Session) execute(ctx context.Context, req *jupyter.Message) (abort int)
 	s.endOutput()
 
 	var plain string
-	if cellErr == nil && len(values) > 0 && !c.Silent {
+	if cellErr == nil && shown(values) && !c.Silent {
 		data := renderValues(values)
 		plain, _ = data[display.MIMEText].(string)
 		s.publish(req, "execute_result", jupyter.ExecuteResult{ExecutionCount: count, Data: data, Metadata: map[string]any{}})
@@ -148,6 +148,13 @@ func (s *Session) executeCell(ctx context.Context, cell Cell) ([]any, *CellError
 	}
 	s.log.Error("executor failed", "err", err)
 	return nil, &CellError{Name: "KernelError", Value: err.Error(), Traceback: []string{"KernelError: " + err.Error()}}
+}
+
+// shown reports whether a cell's final values make an execute_result. A
+// lone nil (typically the nil error of a call like RegisterTempTable) is
+// not shown, as IPython does not show None; in a tuple it is.
+func shown(values []any) bool {
+	return len(values) > 1 || len(values) == 1 && values[0] != nil
 }
 
 // renderValues is the execute_result bundle for a cell's final values.

@@ -49,6 +49,11 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives the kernel's own diagnostics; nil discards them.
 	Logger *slog.Logger
+	// OnInterrupt, when set, is called on every interrupt besides cancelling
+	// the running cell: work the cell started outside the interpreter (a
+	// datalake query running in the engine) stops too. It must be safe to
+	// call from any goroutine and return quickly.
+	OnInterrupt func()
 }
 
 // DefaultMaxOutputBytes is the per-cell output cap when Options leaves it 0.
@@ -152,9 +157,12 @@ func (s *Session) Run(ctx context.Context) error {
 // SIGINT do; it is safe to call from any goroutine.
 func (s *Session) Interrupt() {
 	s.cellMu.Lock()
-	defer s.cellMu.Unlock()
 	if s.cellCancel != nil {
 		s.cellCancel()
+	}
+	s.cellMu.Unlock()
+	if s.opts.OnInterrupt != nil {
+		s.opts.OnInterrupt()
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -191,6 +192,8 @@ func (f *fakeExecutor) Execute(ctx context.Context, cell Cell) (Result, error) {
 		return Result{Values: []any{arg}}, nil
 	case "tuple":
 		return Result{Values: []any{1, nil}}, nil
+	case "nil":
+		return Result{Values: []any{nil}}, nil
 	case "fail":
 		return Result{}, &CellError{Name: "panic", Value: arg, Traceback: []string{"panic: " + arg}}
 	case "block":
@@ -301,6 +304,7 @@ func TestExecuteMessagesAndCounts(t *testing.T) {
 		{"no history", "value:c", []func(map[string]any){func(c map[string]any) { c["store_history"] = false }}, "busy,execute_input,execute_result,execute_reply,idle", 3, `"c"`},
 		{"error", "fail:boom", nil, "busy,execute_input,error,execute_reply,idle", 4, ""},
 		{"counts go on", "value:d", nil, "busy,execute_input,execute_result,execute_reply,idle", 5, `"d"`},
+		{"a lone nil is not shown", "nil", nil, "busy,execute_input,execute_reply,idle", 6, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -433,12 +437,17 @@ func TestInterruptOnControl(t *testing.T) {
 }
 
 func TestInterruptMethod(t *testing.T) {
-	s, w, _ := startSession(t, Options{})
+	var hooked atomic.Int32
+	s, w, _ := startSession(t, Options{OnInterrupt: func() { hooked.Add(1) }})
 	req := execute(t, w, "block")
 	w.waitFor(t, func(m *jupyter.Message) bool { return m.Type() == "execute_input" && m.ParentID() == req.Header.MsgID })
 	s.Interrupt() // what the SIGINT handler calls
 	if c := content(t, find(w.idle(t, req), "execute_reply")); c["ename"] != "Interrupted" {
 		t.Errorf("reply = %v", c)
+	}
+	// The hook stops work outside the interpreter, such as a lake query.
+	if n := hooked.Load(); n != 1 {
+		t.Errorf("OnInterrupt called %d times, want 1", n)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/flowlab/flowlab/datalake"
+	"github.com/flowlab/flowlab/datalake/duckdb"
 	"github.com/flowlab/flowlab/kernel"
 	"github.com/flowlab/flowlab/kernel/jupyter"
 	"github.com/flowlab/flowlab/kernel/stdio"
@@ -28,6 +30,7 @@ var version = "dev"
 // without importing them.
 var cellPrelude = []string{
 	`import "github.com/flowlab/flowlab/kernel/display"`,
+	`import . "github.com/flowlab/flowlab/datalake"`,
 }
 
 func runKernel(ctx context.Context, std streams, args []string) error {
@@ -41,12 +44,18 @@ messaging protocol on the ports of the connection file.
 
 By default cells are sandboxed (docs/sandbox.md): they cannot start processes,
 use unsafe or syscall, or open files outside the working directory, the
-temporary directory and the lake (read-only).`)
+temporary directory and the lake (read-only).
+
+Cells find IO, SQL and the Frame types in scope (docs/datalake.md); the lake
+is --lake or $FLOWLAB_LAKE.`)
 	connFile := fs.String("f", "", "Jupyter connection `file` (required)")
 	lake := fs.String("lake", os.Getenv("FLOWLAB_LAKE"), "datalake root `DIR` cells read (default $FLOWLAB_LAKE)")
 	unrestricted := fs.Bool("unrestricted", false, "lift the sandbox: processes, unsafe, syscall and every file")
 	maxOutput := fs.Int64("max-output", kernel.DefaultMaxOutputBytes, "largest output in `bytes` one cell may print; the rest is discarded with a notice")
 	logLevel := fs.String("log-level", "warn", "kernel log `level` on stderr: debug, info, warn or error")
+	memory := fs.String("engine-memory", "", "query engine memory `limit`, for example 2GiB (default: a share of the machine's memory, see docs/datalake.md)")
+	threads := fs.Int("engine-threads", 0, "query engine `threads` (default: every core)")
+	spill := fs.String("engine-spill-dir", "", "`dir` the query engine spills to (default: a new folder in the temporary directory)")
 	if err := parseFlags(fs, std, args); err != nil {
 		return err
 	}
@@ -67,6 +76,7 @@ temporary directory and the lake (read-only).`)
 		unrestricted: *unrestricted,
 		maxOutput:    *maxOutput,
 		level:        level,
+		engine:       duckdb.Options{MemoryLimit: *memory, Threads: *threads, TempDir: *spill},
 	})
 }
 
@@ -76,6 +86,7 @@ type kernelConfig struct {
 	unrestricted bool
 	maxOutput    int64
 	level        slog.Level
+	engine       duckdb.Options
 }
 
 // serveKernel wires the kernel's components and runs them until a
@@ -113,6 +124,27 @@ func serveKernel(ctx context.Context, cfg kernelConfig) error {
 	logger := slog.New(slog.NewTextHandler(capture.OriginalStderr(), &slog.HandlerOptions{Level: cfg.level}))
 	slog.SetDefault(logger)
 
+	// Cells reach the lake through the datalake package's IO and SQL; the
+	// engine starts on the first query. Without a lake they get an error
+	// saying how to configure one.
+	if cfg.lake != "" {
+		eng := cfg.engine
+		eng.Root = cfg.lake
+		eng.Logger = logger.With("component", "engine")
+		if err := datalake.Configure(datalake.Options{
+			Root:      cfg.lake,
+			NewEngine: duckdb.Factory(eng),
+			Logger:    logger.With("component", "datalake"),
+		}); err != nil {
+			return fmt.Errorf("open the lake: %w", err)
+		}
+		defer func() {
+			if err := datalake.Shutdown(); err != nil {
+				logger.Warn("close the lake", "err", err)
+			}
+		}()
+	}
+
 	exec, err := yaegi.New(yaegi.Options{
 		Prelude:      cellPrelude,
 		Unrestricted: cfg.unrestricted,
@@ -131,6 +163,7 @@ func serveKernel(ctx context.Context, cfg kernelConfig) error {
 		MaxOutputBytes: cfg.maxOutput,
 		Version:        version,
 		Logger:         logger.With("component", "session"),
+		OnInterrupt:    datalake.Interrupt,
 	})
 	if err != nil {
 		return err
