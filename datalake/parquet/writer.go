@@ -91,13 +91,28 @@ func (o Options) properties() *pq.WriterProperties {
 	case "none":
 		codec = compress.Codecs.Uncompressed
 	}
-	return pq.NewWriterProperties(
+	props := []pq.WriterProperty{
 		pq.WithCompression(codec),
 		pq.WithMaxRowGroupLength(int64(o.RowGroupRows)),
 		pq.WithDictionaryDefault(true),
 		pq.WithStats(true),
 		pq.WithCreatedBy("flowlab"),
-	)
+	}
+	for _, name := range plainColumns {
+		props = append(props, pq.WithDictionaryFor(name, false))
+	}
+	return pq.NewWriterProperties(props...)
+}
+
+// plainColumns are the columns whose values are (nearly) unique per row.
+// A dictionary cannot shrink them; building one costs a hash insert per
+// value and then falls back to plain encoding anyway, so they are written
+// plain from the start. Every other column (addresses, ports, protocols,
+// flags, states) repeats heavily and keeps its dictionary.
+var plainColumns = []string{
+	"start_timestamp", "end_timestamp", "duration_us", "flow_id", "community_id",
+	"fwd_bytes", "rev_bytes", "fwd_payload_bytes", "rev_payload_bytes", "bytes",
+	"fwd_pkt_len_sumsq", "rev_pkt_len_sumsq", "srtt_us", "handshake_us", "seq", "ack",
 }
 
 // encode writes rows, in order, as one Parquet file to w.
