@@ -1,13 +1,18 @@
 package examples
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/flowlab/flowlab/datalake/demo"
 	"github.com/flowlab/flowlab/internal/flowlabtest"
 )
 
@@ -63,9 +68,15 @@ func (nb notebook) cellText(i int) string {
 	return b.String()
 }
 
-// codeCell finds the first code cell whose source contains marker.
+// codeCell finds the code cell whose whole source is marker, else the first
+// code cell whose source contains marker.
 func (nb notebook) codeCell(t *testing.T, marker string) int {
 	t.Helper()
+	for i, c := range nb.Cells {
+		if c.CellType == "code" && strings.TrimSpace(joined(c.Source)) == marker {
+			return i
+		}
+	}
 	for i, c := range nb.Cells {
 		if c.CellType == "code" && strings.Contains(joined(c.Source), marker) {
 			return i
@@ -75,10 +86,11 @@ func (nb notebook) codeCell(t *testing.T, marker string) int {
 	return -1
 }
 
-// checks holds, per notebook file, the assertions on its executed form.
-// Every notebook in this folder must have an entry.
-var checks = map[string]func(t *testing.T, nb notebook){
-	"lab1-jupyter-basics.ipynb": func(t *testing.T, nb notebook) {
+// checks holds, per notebook file, the assertions on its executed form, made
+// against the ground truth of the demo lake the notebooks ran on. Every
+// notebook in this folder must have an entry.
+var checks = map[string]func(t *testing.T, nb notebook, gt demo.GroundTruth){
+	"lab1-jupyter-basics.ipynb": func(t *testing.T, nb notebook, _ demo.GroundTruth) {
 		expect(t, nb, "strings.ToUpper(greeting)", `"HELLO, ANALYSTS"`)
 		expect(t, nb, "describe(sensors)", `"edge-fw-1, dc-core-2, branch-7"`)
 		expect(t, nb, `fmt.Printf("%d: %s\n"`, "1: edge-fw-1\n2: dc-core-2\n3: branch-7\n")
@@ -86,6 +98,69 @@ var checks = map[string]func(t *testing.T, nb notebook){
 		expect(t, nb, "display.Update(id", "step 5 of 5")
 		expect(t, nb, "%help", "IO.Read")
 	},
+	"lab2-datalake-queries.ipynb": func(t *testing.T, nb notebook, gt demo.GroundTruth) {
+		expect(t, nb, "hours[len(hours)-1]", fmt.Sprintf("%q", gt.LastHour))
+		// The frame renders with its total row count.
+		expect(t, nb, "flows", fmt.Sprintf("%s rows", groupDigits(gt.FlowsPerHour)))
+		expect(t, nb, "flows.Count()", fmt.Sprintf("flows in the last hour: %d error: <nil>", gt.FlowsPerHour))
+		expect(t, nb, "flows.Columns()", "84") // FLOWS_SCHEMA.md's columns and the dt, hr partition columns
+		expect(t, nb, "GROUP BY proto", "TCP")
+		expect(t, nb, `IO.Read("/tetration/flow"`, "did you mean /tetration/flows")
+	},
+	"lab3-portscan-detector.ipynb": func(t *testing.T, nb notebook, gt demo.GroundTruth) {
+		// The notebook's threshold is the one the incidents were planted for.
+		nb.codeCell(t, fmt.Sprintf("threshold := %d\n", gt.Threshold))
+		if len(gt.ExpectedPortscan) == 0 || len(gt.ExpectedHorizontal) == 0 {
+			t.Fatalf("the demo lake planted no vertical or no horizontal scan: %+v", gt.Scans)
+		}
+		var vertical, horizontal [][]string
+		all := map[string]bool{}
+		for _, r := range gt.ExpectedPortscan {
+			vertical = append(vertical, []string{r.Source, r.Destination, fmt.Sprint(r.Count)})
+			all[r.Source] = true
+		}
+		for _, r := range gt.ExpectedHorizontal {
+			horizontal = append(horizontal, []string{r.Source, fmt.Sprint(r.Port), fmt.Sprint(r.Count)})
+			all[r.Source] = true
+		}
+		expectRows(t, nb, "scans := perPair.Filter", vertical)
+		expectRows(t, nb, "sweeps := unique.GroupBy", horizontal)
+		scanners := slices.Sorted(maps.Keys(all))
+		expect(t, nb, "scanners.Strings", fmt.Sprintf("(%v, <nil>)", scanners))
+	},
+}
+
+// groupDigits writes n with thousands separators, as frames show counts.
+func groupDigits(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// expectRows checks that the table a cell shows (text/plain: a header line,
+// a types line, one line per row) has exactly the wanted rows, in any order.
+func expectRows(t *testing.T, nb notebook, marker string, want [][]string) {
+	t.Helper()
+	i := nb.codeCell(t, marker)
+	text := nb.cellText(i)
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	var got []string
+	for _, l := range lines[min(2, len(lines)):] {
+		if !strings.HasPrefix(l, "[") { // the "[n rows × m columns]" footer
+			got = append(got, strings.Join(strings.Fields(l), " "))
+		}
+	}
+	var wantLines []string
+	for _, r := range want {
+		wantLines = append(wantLines, strings.Join(r, " "))
+	}
+	slices.Sort(got)
+	slices.Sort(wantLines)
+	if !slices.Equal(got, wantLines) {
+		t.Errorf("cell %d (%q) rows:\n%s\nwant:\n%s\n(cell output:\n%s)", i, marker, strings.Join(got, "\n"), strings.Join(wantLines, "\n"), text)
+	}
 }
 
 func expect(t *testing.T, nb notebook, marker, want string) {
@@ -110,6 +185,12 @@ func TestNotebooksWithNbclient(t *testing.T) {
 	}
 	jupyterPath, name := flowlabtest.Kernelspec(t, bin)
 	outDir := t.TempDir()
+	// The labs read a small demo lake; its ground truth says what they must find.
+	lake := t.TempDir()
+	gt, err := demo.Generate(context.Background(), demo.Options{Out: lake, Hours: 3, FlowsPerHour: 5000, Seed: 2612})
+	if err != nil {
+		t.Fatalf("demo lake: %v", err)
+	}
 	for _, f := range files {
 		t.Run(strings.TrimSuffix(f, ".ipynb"), func(t *testing.T) {
 			check, ok := checks[f]
@@ -118,7 +199,7 @@ func TestNotebooksWithNbclient(t *testing.T) {
 			}
 			out := filepath.Join(outDir, f)
 			cmd := exec.Command(flowlabtest.Python, "testdata/nbrun.py", f, out)
-			cmd.Env = flowlabtest.Env("JUPYTER_PATH="+jupyterPath, "FLOWLAB_KERNEL_NAME="+name, "JUPYTER_RUNTIME_DIR="+t.TempDir())
+			cmd.Env = flowlabtest.Env("JUPYTER_PATH="+jupyterPath, "FLOWLAB_KERNEL_NAME="+name, "JUPYTER_RUNTIME_DIR="+t.TempDir(), "FLOWLAB_LAKE="+lake)
 			if msg, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("nbclient: %v\n%s", err, msg)
 			}
@@ -130,7 +211,7 @@ func TestNotebooksWithNbclient(t *testing.T) {
 			if err := json.Unmarshal(raw, &nb); err != nil {
 				t.Fatal(err)
 			}
-			check(t, nb)
+			check(t, nb, gt)
 		})
 	}
 }
