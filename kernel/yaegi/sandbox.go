@@ -3,6 +3,8 @@ package yaegi
 import (
 	"archive/zip"
 	"crypto/tls"
+	"database/sql"
+	"database/sql/driver"
 	"debug/buildinfo"
 	"debug/elf"
 	"debug/macho"
@@ -16,12 +18,18 @@ import (
 	htmltemplate "html/template"
 	"io/fs"
 	"io/ioutil" //nolint:staticcheck // cells may still use io/ioutil; it is wrapped like os
+	"log"
+	"log/syslog"
 	"net"
 	"net/http"
+	"net/rpc"
+	"net/rpc/jsonrpc"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
 )
@@ -30,6 +38,10 @@ import (
 // attempts outside the directories the kernel was given. It also matches
 // fs.ErrPermission.
 var ErrNotAllowed = fmt.Errorf("not allowed in a sandboxed cell: the path is outside the directories this kernel may use: %w", fs.ErrPermission)
+
+// errDriverNotAllowed is the error of sql.Open for a database driver compiled
+// into the kernel (DuckDB): such a driver opens files itself, unchecked.
+var errDriverNotAllowed = fmt.Errorf("not allowed in a sandboxed cell: database drivers compiled into the kernel read and write files outside the sandbox; query the lake with SQL and IO: %w", fs.ErrPermission)
 
 // deniedPackages cannot be imported by sandboxed cells. syscall, unsafe,
 // os/exec and plugin are absent from the sandboxed tables altogether.
@@ -52,7 +64,7 @@ var deniedPackages = map[string]string{
 // deniedSymbols are removed from the sandboxed tables: they start or find
 // processes, reach raw file descriptors or memory, or trap the process.
 var deniedSymbols = map[string][]string{
-	"os":            {"StartProcess", "FindProcess", "NewFile", "ProcAttr"},
+	"os":            {"StartProcess", "FindProcess", "NewFile", "ProcAttr", "Process"}, // &os.Process{Pid: n} can signal any process
 	"runtime":       {"Breakpoint"},
 	"runtime/debug": {"WriteHeapDump"},
 	"net/http":      {"Dir"},
@@ -72,6 +84,9 @@ var deniedMethods = map[string]string{
 // process, not an isolation boundary (see docs/sandbox.md).
 type sandbox struct {
 	rw, ro []string // cleaned absolute roots, links resolved
+
+	mu      sync.Mutex
+	drivers map[string]bool // database drivers cells registered
 }
 
 func newSandbox(rw, ro []string) (*sandbox, error) {
@@ -278,6 +293,13 @@ func (s *sandbox) socket(op, network, addr string) error {
 		return &net.OpError{Op: op, Net: network, Err: err}
 	}
 	return nil
+}
+
+// cellDriver reports whether a cell registered the database driver name.
+func (s *sandbox) cellDriver(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.drivers[name]
 }
 
 func (s *sandbox) unixAddr(op string, a *net.UnixAddr) error {
@@ -606,14 +628,6 @@ func (s *sandbox) symbols() map[string]map[string]reflect.Value {
 				return buildinfo.ReadFile(name)
 			}),
 		},
-		"crypto/tls/tls": {
-			"LoadX509KeyPair": v(func(certFile, keyFile string) (tls.Certificate, error) {
-				if err := parseFiles("open", []string{certFile, keyFile}); err != nil {
-					return tls.Certificate{}, err
-				}
-				return tls.LoadX509KeyPair(certFile, keyFile)
-			}),
-		},
 		"go/parser/parser": {
 			"ParseFile": v(func(fset *token.FileSet, filename string, src any, mode parser.Mode) (*ast.File, error) {
 				if src == nil {
@@ -631,6 +645,107 @@ func (s *sandbox) symbols() map[string]map[string]reflect.Value {
 					return
 				}
 				http.ServeFile(w, r, name)
+			}),
+		},
+		"database/sql/sql": {
+			// Drivers a cell registers are interpreted code, sandboxed like
+			// the rest of the cell; drivers compiled into the kernel are not.
+			"Register": v(func(name string, d driver.Driver) {
+				sql.Register(name, d)
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				if s.drivers == nil {
+					s.drivers = map[string]bool{}
+				}
+				s.drivers[name] = true
+			}),
+			"Open": v(func(driverName, dataSourceName string) (*sql.DB, error) {
+				if !s.cellDriver(driverName) {
+					return nil, fmt.Errorf("sql: open %q: %w", driverName, errDriverNotAllowed)
+				}
+				return sql.Open(driverName, dataSourceName)
+			}),
+		},
+		// Other packages dial and listen on their own; their unix sockets are
+		// checked like net's.
+		"crypto/tls/tls": {
+			"LoadX509KeyPair": v(func(certFile, keyFile string) (tls.Certificate, error) {
+				if err := parseFiles("open", []string{certFile, keyFile}); err != nil {
+					return tls.Certificate{}, err
+				}
+				return tls.LoadX509KeyPair(certFile, keyFile)
+			}),
+			"Dial": v(func(network, addr string, config *tls.Config) (*tls.Conn, error) {
+				if err := s.socket("dial", network, addr); err != nil {
+					return nil, err
+				}
+				return tls.Dial(network, addr, config)
+			}),
+			"DialWithDialer": v(func(dialer *net.Dialer, network, addr string, config *tls.Config) (*tls.Conn, error) {
+				if err := s.socket("dial", network, addr); err != nil {
+					return nil, err
+				}
+				return tls.DialWithDialer(dialer, network, addr, config)
+			}),
+			"Listen": v(func(network, laddr string, config *tls.Config) (net.Listener, error) {
+				if err := s.socket("listen", network, laddr); err != nil {
+					return nil, err
+				}
+				return tls.Listen(network, laddr, config)
+			}),
+		},
+		"net/rpc/rpc": {
+			"Dial": v(func(network, address string) (*rpc.Client, error) {
+				if err := s.socket("dial", network, address); err != nil {
+					return nil, err
+				}
+				return rpc.Dial(network, address)
+			}),
+			"DialHTTP": v(func(network, address string) (*rpc.Client, error) {
+				if err := s.socket("dial", network, address); err != nil {
+					return nil, err
+				}
+				return rpc.DialHTTP(network, address)
+			}),
+			"DialHTTPPath": v(func(network, address, path string) (*rpc.Client, error) {
+				if err := s.socket("dial", network, address); err != nil {
+					return nil, err
+				}
+				return rpc.DialHTTPPath(network, address, path)
+			}),
+		},
+		"net/rpc/jsonrpc/jsonrpc": {
+			"Dial": v(func(network, address string) (*rpc.Client, error) {
+				if err := s.socket("dial", network, address); err != nil {
+					return nil, err
+				}
+				return jsonrpc.Dial(network, address)
+			}),
+		},
+		"net/textproto/textproto": {
+			"Dial": v(func(network, addr string) (*textproto.Conn, error) {
+				if err := s.socket("dial", network, addr); err != nil {
+					return nil, err
+				}
+				return textproto.Dial(network, addr)
+			}),
+		},
+		"log/syslog/syslog": {
+			// An empty network means the local syslog daemon's unix socket.
+			"Dial": v(func(network, raddr string, priority syslog.Priority, tag string) (*syslog.Writer, error) {
+				if network == "" {
+					network = "unix"
+				}
+				if err := s.socket("dial", network, raddr); err != nil {
+					return nil, err
+				}
+				return syslog.Dial(network, raddr, priority, tag)
+			}),
+			"New": v(func(priority syslog.Priority, tag string) (*syslog.Writer, error) {
+				return nil, errLocalSyslog
+			}),
+			"NewLogger": v(func(p syslog.Priority, logFlag int) (*log.Logger, error) {
+				return nil, errLocalSyslog
 			}),
 		},
 		"net/net": {
@@ -679,6 +794,10 @@ func (s *sandbox) symbols() map[string]map[string]reflect.Value {
 		},
 	}
 }
+
+// errLocalSyslog is the error of syslog.New and NewLogger, which write to
+// the local syslog daemon's unix socket.
+var errLocalSyslog = &net.OpError{Op: "dial", Net: "unix", Err: fmt.Errorf("the local syslog socket: %w", ErrNotAllowed)}
 
 // errFS is the file system DirFS returns for a directory a cell may not
 // read: every operation fails with the denial.
