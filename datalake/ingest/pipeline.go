@@ -1,0 +1,214 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/flowlab/flowlab/datalake"
+	"github.com/flowlab/flowlab/datalake/flowtable"
+	"github.com/flowlab/flowlab/datalake/parquet"
+	"github.com/flowlab/flowlab/datalake/pcap"
+)
+
+// batchSize is how many records the decoding goroutine hands to the
+// writing goroutine at once.
+const batchSize = 8192
+
+// batch is one hand-over from the table to the writers.
+type batch struct {
+	flows   []datalake.Flow
+	packets []datalake.Packet
+}
+
+// pipeline is decoder → flow table → Parquet writers. Decoding and the
+// table run in the caller's goroutine; encoding Parquet runs in a second
+// one, so the two cores of a small machine both work.
+type pipeline struct {
+	dec   pcap.Decoder
+	fr    flowtable.Frame
+	table *flowtable.Table
+	fw    *parquet.FlowWriter
+	pw    *parquet.PacketWriter
+
+	cur     batch
+	work    chan batch
+	written chan error // the writer goroutine's result, once
+	werr    error      // the writer's error, once seen
+
+	flows, packets uint64
+}
+
+func newPipeline(pub parquet.Publisher, o Options, iface string) (*pipeline, error) {
+	p := &pipeline{work: make(chan batch, 4), written: make(chan error, 1)}
+	var err error
+	po := o.Parquet
+	po.Dataset = ""
+	if p.fw, err = parquet.NewFlowWriter(pub, po); err != nil {
+		return nil, err
+	}
+	to := o.Table
+	to.Sensor, to.Interface = o.Sensor, iface
+	to.EmitFlow = p.emitFlow
+	to.EmitPacket = nil
+	if o.Packets {
+		if p.pw, err = parquet.NewPacketWriter(pub, po); err != nil {
+			return nil, err
+		}
+		to.EmitPacket = p.emitPacket
+		to.PayloadHead = o.PayloadHead
+		if to.PayloadHead == 0 {
+			to.PayloadHead = -1
+		}
+	}
+	p.table = flowtable.New(to)
+	go p.write()
+	return p, nil
+}
+
+func (p *pipeline) emitFlow(f *datalake.Flow) error {
+	p.cur.flows = append(p.cur.flows, *f)
+	p.flows++
+	if len(p.cur.flows) >= batchSize {
+		return p.handOver()
+	}
+	return nil
+}
+
+func (p *pipeline) emitPacket(r *datalake.Packet) error {
+	c := *r
+	if len(r.PayloadHead) > 0 {
+		c.PayloadHead = slices.Clone(r.PayloadHead)
+	} else {
+		c.PayloadHead = nil
+	}
+	p.cur.packets = append(p.cur.packets, c)
+	p.packets++
+	if len(p.cur.packets) >= batchSize {
+		return p.handOver()
+	}
+	return nil
+}
+
+// handOver gives the current batch to the writer goroutine.
+func (p *pipeline) handOver() error {
+	if p.werr != nil {
+		return p.werr
+	}
+	if len(p.cur.flows) == 0 && len(p.cur.packets) == 0 {
+		return nil
+	}
+	select {
+	case p.work <- p.cur:
+	case err := <-p.written:
+		// The writer stopped early: remember why.
+		p.werr = fmt.Errorf("write records: %w", err)
+		return p.werr
+	}
+	p.cur = batch{flows: make([]datalake.Flow, 0, batchSize)}
+	return nil
+}
+
+// write is the writer goroutine: it ends when work is closed, or at the
+// first error (then it drains work so senders never block).
+func (p *pipeline) write() {
+	var err error
+	for b := range p.work {
+		if err != nil {
+			continue
+		}
+		if len(b.flows) > 0 {
+			err = p.fw.Write(b.flows...)
+		}
+		if err == nil && len(b.packets) > 0 {
+			err = p.pw.Write(b.packets...)
+		}
+		if err != nil {
+			p.written <- err
+			for range p.work {
+			}
+			return
+		}
+	}
+	p.written <- err
+}
+
+// stop ends the writer goroutine and returns its error.
+func (p *pipeline) stop() error {
+	close(p.work)
+	if p.werr != nil {
+		return p.werr
+	}
+	return <-p.written
+}
+
+// finish flushes the table, hands over the last records, waits for the
+// writer and publishes what the writers buffered.
+func (p *pipeline) finish() error {
+	err := p.table.Flush()
+	if err == nil {
+		err = p.handOver()
+	}
+	if serr := p.stop(); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return err
+	}
+	if err := p.fw.Close(); err != nil {
+		return err
+	}
+	if p.pw != nil {
+		return p.pw.Close()
+	}
+	return nil
+}
+
+// frameSource is where frames come from: a file reader, a live capture.
+type frameSource interface {
+	Next() (pcap.Frame, error)
+}
+
+// run reads src to its end. It returns the reader's error for a damaged
+// source (after finishing what came before) as damage, and ctx.Err() or a
+// writing error as err (the writers then published nothing more).
+func (p *pipeline) run(ctx context.Context, src frameSource, progress func(final bool)) (damage, err error) {
+	last := time.Now()
+	for n := uint64(1); ; n++ {
+		f, rerr := src.Next()
+		if rerr != nil {
+			if !errors.Is(rerr, io.EOF) {
+				damage = rerr
+			}
+			break
+		}
+		if p.dec.Decode(f.LinkType, f.Data, f.WireLen, f.Time, &p.fr) {
+			if err := p.table.Add(&p.fr); err != nil {
+				p.stop()
+				return nil, err
+			}
+		}
+		if n%16384 == 0 {
+			if err := ctx.Err(); err != nil {
+				p.stop()
+				return nil, err
+			}
+			if now := time.Now(); now.Sub(last) >= 100*time.Millisecond {
+				last = now
+				progress(false)
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		p.stop()
+		return nil, err
+	}
+	if err := p.finish(); err != nil {
+		return nil, err
+	}
+	progress(true)
+	return damage, nil
+}
