@@ -22,6 +22,7 @@ const batchSize = 8192
 type batch struct {
 	flows   []datalake.Flow
 	packets []datalake.Packet
+	flush   chan error // if set: publish what the writers buffered, reply here
 }
 
 // pipeline is decoder → flow table → Parquet writers. Decoding and the
@@ -125,6 +126,15 @@ func (p *pipeline) write() {
 		}
 		if err == nil && len(b.packets) > 0 {
 			err = p.pw.Write(b.packets...)
+		}
+		if err == nil && b.flush != nil {
+			err = p.fw.Flush()
+			if err == nil && p.pw != nil {
+				err = p.pw.Flush()
+			}
+			if err == nil {
+				b.flush <- nil
+			}
 		}
 		if err != nil {
 			p.written <- err

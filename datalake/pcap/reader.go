@@ -24,6 +24,11 @@ var (
 	// ErrMalformed: a record or block is inconsistent (length beyond the
 	// snap length, unknown section version, missing interface, ...).
 	ErrMalformed = errors.New("malformed capture record")
+	// ErrClosed is wrapped by Live.Next once the capture was closed or
+	// failed.
+	ErrClosed = errors.New("capture closed")
+	// ErrUnsupported: live capture is not available on this system.
+	ErrUnsupported = errors.New("live capture is supported on Linux only")
 )
 
 // Format is the container format of a capture file.

@@ -1,0 +1,156 @@
+package ingest_test
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/flowlab/flowlab/datalake"
+	"github.com/flowlab/flowlab/datalake/ingest"
+	"github.com/flowlab/flowlab/datalake/pcap"
+)
+
+// replaySource is a fake live source: the frames of a capture file, then
+// it blocks until Close, as an idle interface does.
+type replaySource struct {
+	r      *pcap.Reader
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (s *replaySource) Next() (pcap.Frame, error) {
+	f, err := s.r.Next()
+	if err == nil {
+		return f, nil
+	}
+	<-s.closed
+	return pcap.Frame{}, pcap.ErrClosed
+}
+
+func (s *replaySource) Close() error { s.once.Do(func() { close(s.closed) }); return nil }
+
+func openLake(t *testing.T) (*datalake.Lake, string) {
+	dir := t.TempDir()
+	l, err := datalake.Open(datalake.Options{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, dir
+}
+
+func TestCaptureStopLosesNothing(t *testing.T) {
+	r, c, err := pcap.Open(filepath.Join(corpus, "tcpstate", "curated-pcaps__tcp_control_two_way_all_flags.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	lake, dir := openLake(t)
+	src := &replaySource{r: r, closed: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var st ingest.CaptureStats
+	var cerr error
+	go func() {
+		defer close(done)
+		st, cerr = ingest.Capture(ctx, src, lake, ingest.Options{Sensor: "replay"}, ingest.CaptureOptions{Interface: "fake0", Tick: 10 * time.Millisecond})
+	}()
+	// Wait until every frame was taken, then stop.
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Packets() < 7938 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	if st.Packets != 7938 || st.Flows == 0 || len(st.Published) == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if _, pkts := sumColumn(t, dir, "tetration/flows", "pkts"); pkts != 7938 {
+		t.Errorf("%d packets in the lake's flows, want 7938", pkts)
+	}
+}
+
+// TestLiveCaptureOnLoopback captures on lo while the test sends UDP
+// datagrams to itself, and finds their flow in the lake. It needs
+// CAP_NET_RAW and skips without it.
+func TestLiveCaptureOnLoopback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("live capture")
+	}
+	live, err := pcap.OpenLive("lo", 0)
+	if err != nil {
+		t.Skipf("no live capture here: %v", err)
+	}
+	lake, dir := openLake(t)
+	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	port := srv.LocalAddr().(*net.UDPAddr).Port
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := ingest.Capture(ctx, live, lake, ingest.Options{Sensor: "test"}, ingest.CaptureOptions{Interface: "lo"})
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // the socket is bound already; let the loop start
+	cl, err := net.DialUDP("udp", nil, srv.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if _, err := cl.Write([]byte("flowlab live capture test")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl.Close()
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Find the flow by its destination port.
+	files, _ := filepath.Glob(filepath.Join(dir, "tetration", "flows", "dt=*", "hr=*", "*.parquet"))
+	found := false
+	for _, f := range files {
+		rdr, err := file.OpenParquetFile(f, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr, _ := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+		tbl, err := fr.ReadTable(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		dp := tbl.Column(tbl.Schema().FieldIndices("dst_port")[0]).Data().Chunk(0).(*array.Int32)
+		fp := tbl.Column(tbl.Schema().FieldIndices("fwd_pkts")[0]).Data().Chunk(0).(*array.Int64)
+		pr := tbl.Column(tbl.Schema().FieldIndices("proto")[0]).Data().Chunk(0)
+		for i := 0; i < dp.Len(); i++ {
+			if int(dp.Value(i)) == port && pr.ValueStr(i) == "UDP" {
+				// On lo an AF_PACKET socket receives every packet twice
+				// (the outgoing and the incoming copy); libpcap drops the
+				// outgoing one by its sll_pkttype, which pcapgo's
+				// EthernetHandle does not expose. Known defect, see
+				// docs/ingest.md: on lo each packet counts twice.
+				found = fp.Value(i) == 2*5
+			}
+		}
+		tbl.Release()
+		rdr.Close()
+	}
+	if !found {
+		t.Errorf("no UDP flow to port %d with 2x5 packets in %d files", port, len(files))
+	}
+}
