@@ -106,20 +106,24 @@ func (l *Lake) readNode(call, path, format, timeRange string) (*node, error) {
 		b.WriteString(q)
 	}
 	b.WriteString("], hive_partitioning = true, hive_types = {'dt': DATE, 'hr': INTEGER}")
+	byName := f != Parquet // columns matched by name across files
 	switch f {
 	case JSON:
 		b.WriteString(", format = 'newline_delimited', union_by_name = true")
 	case CSV:
 		b.WriteString(", header = true, union_by_name = true")
 	case Parquet:
-		if len(sel.hours) > 1 {
+		byName = len(sel.hours) > 1 && !l.parquetSchemasAgree(sel.files)
+		if byName {
 			// Hours written by different tools or versions may differ in
 			// their columns; within one hour they come from one writer.
+			// Without union_by_name the engine would take the first file's
+			// columns and drop, or fail on, the others'.
 			b.WriteString(", union_by_name = true")
 		}
 	}
 	b.WriteString(")")
-	l.log.Debug("datalake read", "path", string(p), "format", string(f), "range", timeRange, "hours", len(sel.hours), "files", len(sel.files))
+	l.log.Debug("datalake read", "path", string(p), "format", string(f), "range", timeRange, "hours", len(sel.hours), "files", len(sel.files), "by_name", byName)
 	return &node{call: call, desc: call, sql: b.String(), user: noSpan}, nil
 }
 

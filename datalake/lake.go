@@ -54,6 +54,8 @@ type Lake struct {
 
 	seq atomic.Int64 // names of persisted tables
 
+	schemas schemaCache // Parquet schema of each data file read so far
+
 	traceDir func(rel string) // tests: called for every folder listed
 }
 
