@@ -65,8 +65,8 @@ func run(path string, packets, perFlow, payload int, seed uint64) error {
 	newConn := func() *conn {
 		flows++
 		c := &conn{
-			cli: [4]byte{10, byte(rng.IntN(4)), byte(rng.IntN(256)), byte(1 + rng.IntN(250))},
-			srv: [4]byte{172, 16, byte(rng.IntN(16)), byte(1 + rng.IntN(250))},
+			cli:   [4]byte{10, byte(rng.IntN(4)), byte(rng.IntN(256)), byte(1 + rng.IntN(250))},
+			srv:   [4]byte{172, 16, byte(rng.IntN(16)), byte(1 + rng.IntN(250))},
 			cport: uint16(1024 + rng.IntN(60000)), cseq: rng.Uint32(), sseq: rng.Uint32(),
 		}
 		if rng.IntN(10) == 0 {
