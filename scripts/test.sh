@@ -17,6 +17,7 @@ step() { printf '\n=== %s\n' "$*"; }
 
 APT_PACKAGES=(
 	python3-jupyter-client python3-nbclient python3-nbformat python3-ipykernel python3-zmq
+	tshark kcat
 )
 
 short=false

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/flowlab/flowlab/datalake/flowtable"
+	"github.com/flowlab/flowlab/internal/flowlabtest"
 )
 
 // tuple is a directed 5-tuple.
@@ -45,10 +46,7 @@ func TestAgainstTshark(t *testing.T) {
 	if testing.Short() {
 		t.Skip("tshark comparison is slow")
 	}
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Skip("tshark not installed (Debian package tshark)")
-	}
+	tshark := flowlabtest.RequireCommand(t, "tshark") // Debian package tshark
 	skipFrames := map[string]bool{"tcpdump__bigtcp-ipv6.pcap#1": true}
 	var files []string
 	for _, d := range []string{"good", "tcpstate"} {
