@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"encoding/json"
 	"log/slog"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/coder/websocket"
@@ -182,14 +182,12 @@ func (b *bridge) statusMessage(state string) *jupyter.Message {
 	h.Session = b.session
 	return &jupyter.Message{
 		Header:  h,
-		Content: []byte(`{"execution_state":` + quoteJSON(state) + `}`),
+		Content: statusContent(state),
 		Channel: jupyter.IOPub,
 	}
 }
 
-func quoteJSON(s string) string {
-	if !slices.ContainsFunc([]rune(s), func(r rune) bool { return r == '"' || r == '\\' || r < ' ' }) {
-		return `"` + s + `"`
-	}
-	return fmt.Sprintf("%q", s)
+func statusContent(state string) json.RawMessage {
+	b, _ := json.Marshal(map[string]string{"execution_state": state})
+	return b
 }
