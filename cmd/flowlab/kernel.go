@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowlab/flowlab/datalake"
 	"github.com/flowlab/flowlab/datalake/duckdb"
+	"github.com/flowlab/flowlab/datalake/taps"
 	"github.com/flowlab/flowlab/kernel"
 	"github.com/flowlab/flowlab/kernel/jupyter"
 	"github.com/flowlab/flowlab/kernel/stdio"
@@ -31,6 +32,7 @@ var version = "dev"
 var cellPrelude = []string{
 	`import "github.com/flowlab/flowlab/kernel/display"`,
 	`import . "github.com/flowlab/flowlab/datalake"`,
+	`import . "github.com/flowlab/flowlab/datalake/taps"`,
 }
 
 func runKernel(ctx context.Context, std streams, args []string) error {
@@ -47,7 +49,9 @@ use unsafe or syscall, or open files outside the working directory, the
 temporary directory and the lake (read-only).
 
 Cells find IO, SQL and the Frame types in scope (docs/datalake.md); the lake
-is --lake or $FLOWLAB_LAKE.`)
+is --lake or $FLOWLAB_LAKE. They send alerts with DataTaps.SendMessage
+(docs/taps.md); the taps are --taps or $FLOWLAB_TAPS, audited as the app
+$FLOWLAB_APP (run $FLOWLAB_RUN) into --taps-audit.`)
 	connFile := fs.String("f", "", "Jupyter connection `file` (required)")
 	lake := fs.String("lake", os.Getenv("FLOWLAB_LAKE"), "datalake root `DIR` cells read (default $FLOWLAB_LAKE)")
 	unrestricted := fs.Bool("unrestricted", false, "lift the sandbox: processes, unsafe, syscall and every file")
@@ -56,6 +60,8 @@ is --lake or $FLOWLAB_LAKE.`)
 	memory := fs.String("engine-memory", "", "query engine memory `limit`, for example 2GiB (default: a share of the machine's memory, see docs/datalake.md)")
 	threads := fs.Int("engine-threads", 0, "query engine `threads` (default: every core)")
 	spill := fs.String("engine-spill-dir", "", "`dir` the query engine spills to (default: a new folder in the temporary directory)")
+	tapsConf := fs.String("taps", os.Getenv("FLOWLAB_TAPS"), "taps configuration: a JSON `file`, or the JSON itself (default $FLOWLAB_TAPS)")
+	tapsAudit := fs.String("taps-audit", os.Getenv("FLOWLAB_TAPS_AUDIT"), "JSON-lines `file` the audit record of every sent message is appended to (default $FLOWLAB_TAPS_AUDIT; none: the kernel log)")
 	if err := parseFlags(fs, std, args); err != nil {
 		return err
 	}
@@ -70,6 +76,14 @@ is --lake or $FLOWLAB_LAKE.`)
 	if err != nil {
 		return err
 	}
+	var tapsCfg *taps.Config
+	if *tapsConf != "" {
+		c, err := taps.LoadConfig(*tapsConf)
+		if err != nil {
+			return usagef("--taps: %v", err)
+		}
+		tapsCfg = &c
+	}
 	return serveKernel(ctx, kernelConfig{
 		info:         info,
 		lake:         *lake,
@@ -77,6 +91,8 @@ is --lake or $FLOWLAB_LAKE.`)
 		maxOutput:    *maxOutput,
 		level:        level,
 		engine:       duckdb.Options{MemoryLimit: *memory, Threads: *threads, TempDir: *spill},
+		taps:         tapsCfg,
+		tapsAudit:    *tapsAudit,
 	})
 }
 
@@ -87,6 +103,8 @@ type kernelConfig struct {
 	maxOutput    int64
 	level        slog.Level
 	engine       duckdb.Options
+	taps         *taps.Config // nil: cells get an error saying how to configure taps
+	tapsAudit    string
 }
 
 // serveKernel wires the kernel's components and runs them until a
@@ -145,6 +163,14 @@ func serveKernel(ctx context.Context, cfg kernelConfig) error {
 		}()
 	}
 
+	if cfg.taps != nil {
+		stop, err := configureTaps(*cfg.taps, cfg.tapsAudit, logger.With("component", "taps"))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+
 	exec, err := yaegi.New(yaegi.Options{
 		Prelude:      cellPrelude,
 		Unrestricted: cfg.unrestricted,
@@ -163,7 +189,7 @@ func serveKernel(ctx context.Context, cfg kernelConfig) error {
 		MaxOutputBytes: cfg.maxOutput,
 		Version:        version,
 		Logger:         logger.With("component", "session"),
-		OnInterrupt:    datalake.Interrupt,
+		OnInterrupt:    func() { datalake.Interrupt(); taps.Interrupt() },
 	})
 	if err != nil {
 		return err
@@ -212,4 +238,30 @@ func nonEmpty(s ...string) []string {
 		}
 	}
 	return out
+}
+
+// configureTaps makes the taps of cfg those of DataTaps, recording every sent
+// message as the app $FLOWLAB_APP (run $FLOWLAB_RUN) into the audit file, or
+// the kernel log without one. stop closes the producers and the file.
+func configureTaps(cfg taps.Config, audit string, logger *slog.Logger) (stop func(), err error) {
+	opts := taps.Options{App: os.Getenv("FLOWLAB_APP"), Run: os.Getenv("FLOWLAB_RUN"), Logger: logger}
+	var file *taps.JSONLRecorder
+	if audit != "" {
+		if file, err = taps.OpenJSONL(audit); err != nil {
+			return nil, err
+		}
+		opts.Recorder = file
+	}
+	set, err := taps.New(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	taps.Configure(set)
+	return func() {
+		taps.Configure(nil)
+		_ = set.Close()
+		if file != nil {
+			_ = file.Close()
+		}
+	}, nil
 }

@@ -23,7 +23,7 @@ var (
 	// ErrTapTimeout means a send was not acknowledged within the tap's
 	// timeout (10 s by default). It wraps ErrTapSend too. The message may
 	// still reach the topic later; a retry may deliver it twice.
-	ErrTapTimeout = errors.New("tap send timed out")
+	ErrTapTimeout = errors.New("timed out")
 	// ErrTapMessage means a message cannot be sent as given: SendJSON got a
 	// value encoding/json cannot encode, or a message is larger than the
 	// tap's limit.

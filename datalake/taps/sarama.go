@@ -115,6 +115,11 @@ func (t TapConfig) producerConfig() (*sarama.Config, error) {
 	cfg.Producer.Timeout = t.timeout()
 	cfg.Producer.MaxMessageBytes = t.maxBytes() + 512 // headroom for the record's framing
 	cfg.Producer.Flush.Frequency = 0
+	// The idempotent producer asks for a producer id when it starts,
+	// retrying 50 times by default: a dead broker would hold the send for
+	// five seconds before the first error.
+	cfg.Producer.Transaction.Retry.Max = 2
+	cfg.Producer.Transaction.Retry.Backoff = 100 * time.Millisecond
 	return cfg, nil
 }
 

@@ -175,7 +175,7 @@ func (s *Set) Send(ctx context.Context, tapName string, msgs []string) ([]Delive
 			cause = context.Canceled
 		}
 		if e := last.get(); e != nil {
-			cause = fmt.Errorf("%w (last error: %v)", cause, e)
+			cause = fmt.Errorf("%w; last error: %v", cause, e)
 		}
 		r = result{err: cause}
 	}
@@ -250,7 +250,7 @@ func (s *Set) sendError(t *tap, err error, took, timeout time.Duration) error {
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("%w: %s: interrupted before the broker acknowledged: %w", ErrTapSend, where, err)
 	case errors.Is(err, context.DeadlineExceeded) || took >= timeout:
-		return fmt.Errorf("%w: %w: %s: no acknowledgement within %v (is the broker running and reachable? is the topic there?): %v", ErrTapSend, ErrTapTimeout, where, timeout, err)
+		return fmt.Errorf("%w: %s: %w: no acknowledgement within %v; is the broker running and reachable, and does the topic exist? (%v)", ErrTapSend, where, ErrTapTimeout, timeout, err)
 	}
 	return fmt.Errorf("%w: %s: %v", ErrTapSend, where, err)
 }

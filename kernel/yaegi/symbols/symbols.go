@@ -17,3 +17,8 @@ var Symbols = map[string]map[string]reflect.Value{}
 // errors. Configure, Open, Default, Interrupt and Shutdown stay out of reach
 // of cells, which could otherwise point the lake at another directory.
 //go:generate go run github.com/traefik/yaegi/cmd/yaegi extract -include ^IO$,^SQL$,^Frame$,^GroupedFrame$,^LakeIO$,^Row$,^Schema$,^Column$,^Stats$,^QueryError$,^Err github.com/flowlab/flowlab/datalake
+
+// The data taps' cell API only: DataTaps, its type and the sentinel errors.
+// Configure, New, Bind and Interrupt stay out of reach of cells, which could
+// otherwise point the taps at another cluster.
+//go:generate go run github.com/traefik/yaegi/cmd/yaegi extract -include ^DataTaps$,^Taps$,^ErrTap,^ErrUnknownTap$ github.com/flowlab/flowlab/datalake/taps
