@@ -3,7 +3,7 @@
 // User has a Role that says what they may do, and the Service drives an app's
 // life (create, open, Save & Checkpoint, stop, restore) on top of three
 // consumer-side interfaces: an AppStore (package userapps/sqlite), a
-// NotebookStore (userapps/sqlite.Notebooks) and a KernelManager
+// NotebookStore (userapps/files) and a KernelManager
 // (userapps/kernels).
 //
 // The package never links the interpreter or the datalake engine: it talks
