@@ -1,0 +1,200 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/flowlab/flowlab/kernel/jupyter"
+)
+
+// Lifecycle states the server announces on a kernel's websocket itself, as
+// Jupyter Server does: the kernel cannot say it is restarting or dead.
+const (
+	StateRestarting = "restarting"
+	StateDead       = "dead"
+)
+
+// ChannelsOptions configures a websocket bridge to one kernel.
+type ChannelsOptions struct {
+	// Connection is the kernel's connection file content.
+	Connection jupyter.ConnectionInfo
+	// SessionID is the client's session_id from the URL; the statuses the
+	// server sends itself carry it as their header's session.
+	SessionID string
+	// Events delivers lifecycle states (StateRestarting, StateDead) to
+	// announce; nil means none. The bridge stops reading it when it ends.
+	Events <-chan string
+	// OriginPatterns are extra allowed Origin host patterns for browsers on
+	// another origin (see websocket.AcceptOptions); by default only the
+	// server's own origin may open the websocket.
+	OriginPatterns []string
+	// Logger receives diagnostics; nil discards.
+	Logger *slog.Logger
+}
+
+// ServeChannels upgrades the request to the kernel websocket
+// (/api/kernels/{id}/channels) and bridges it to the kernel's ZeroMQ
+// channels until either side closes or ctx is done. It speaks the protocol
+// the browser offers: v1.kernel.websocket.jupyter.org when offered, else the
+// default JSON protocol. Authentication happens before, in the handler that
+// calls it; a foreign Origin is refused here.
+func ServeChannels(ctx context.Context, w http.ResponseWriter, r *http.Request, opts ChannelsOptions) error {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:   []string{ProtocolV1},
+		OriginPatterns: opts.OriginPatterns,
+	})
+	if err != nil {
+		return fmt.Errorf("kernel websocket: %w", err)
+	}
+	// Kernel output can be large (tables, images); the default 32 KiB read
+	// limit only bounds what the browser sends.
+	conn.SetReadLimit(64 << 20)
+	v1 := conn.Subprotocol() == ProtocolV1
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	dialCtx, dialCancel := context.WithTimeout(ctx, 30*time.Second)
+	client, err := jupyter.Dial(dialCtx, opts.Connection, jupyter.ClientOptions{Logger: log})
+	if err == nil {
+		// A new iopub subscription misses what is published before it is in
+		// place; wait until it is, so the browser's first cell loses nothing.
+		if err = client.WaitReady(dialCtx); err != nil {
+			client.Close()
+		}
+	}
+	dialCancel()
+	if err != nil {
+		conn.Close(websocket.StatusInternalError, "the kernel is not reachable")
+		return fmt.Errorf("kernel websocket: connect to the kernel: %w", err)
+	}
+	defer client.Close()
+	b := &bridge{conn: conn, client: client, v1: v1, session: opts.SessionID, log: log}
+
+	errc := make(chan error, 2)
+	go func() { errc <- b.fromBrowser(ctx) }()
+	go func() { errc <- b.toBrowser(ctx, opts.Events) }()
+	err = <-errc
+	cancel()
+	<-errc
+	status := websocket.CloseStatus(err)
+	if status == websocket.StatusNormalClosure || status == websocket.StatusGoingAway || errors.Is(err, context.Canceled) {
+		conn.Close(websocket.StatusNormalClosure, "")
+		return nil
+	}
+	conn.Close(websocket.StatusInternalError, "bridge stopped")
+	return err
+}
+
+// bridge is one websocket connected to one kernel through its own client,
+// as Jupyter Server connects one ZeroMQ client per websocket.
+type bridge struct {
+	conn    *websocket.Conn
+	client  *jupyter.Client
+	v1      bool
+	session string
+	log     *slog.Logger
+}
+
+// fromBrowser forwards the browser's messages to the kernel. A frame that
+// does not decode is logged and dropped; the connection stays.
+func (b *bridge) fromBrowser(ctx context.Context) error {
+	for {
+		typ, data, err := b.conn.Read(ctx)
+		if err != nil {
+			return err
+		}
+		kind := textFrame
+		if typ == websocket.MessageBinary {
+			kind = binaryFrame
+		}
+		m, err := decodeFrame(b.v1, kind, data)
+		if err != nil {
+			b.log.Warn("dropping a websocket frame", "err", err)
+			continue
+		}
+		if err := b.client.Send(ctx, m.Channel, m); err != nil {
+			return err
+		}
+	}
+}
+
+// toBrowser forwards the kernel's messages, and the lifecycle states the
+// server announces, to the browser.
+func (b *bridge) toBrowser(ctx context.Context, events <-chan string) error {
+	msgs := make(chan *jupyter.Message, 64)
+	recvErr := make(chan error, 1)
+	go func() {
+		for {
+			m, err := b.client.Recv(ctx)
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			select {
+			case msgs <- m:
+			case <-ctx.Done():
+				recvErr <- ctx.Err()
+				return
+			}
+		}
+	}()
+	for {
+		var m *jupyter.Message
+		select {
+		case m = <-msgs:
+		case state, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			m = b.statusMessage(state)
+		case err := <-recvErr:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if m.Channel == jupyter.Heartbeat {
+			continue
+		}
+		kind, data, err := encodeFrame(b.v1, m)
+		if err != nil {
+			b.log.Warn("dropping a kernel message", "type", m.Type(), "err", err)
+			continue
+		}
+		typ := websocket.MessageText
+		if kind == binaryFrame {
+			typ = websocket.MessageBinary
+		}
+		if err := b.conn.Write(ctx, typ, data); err != nil {
+			return err
+		}
+	}
+}
+
+// statusMessage is a status message from the server itself, on iopub, with
+// the client's session id.
+func (b *bridge) statusMessage(state string) *jupyter.Message {
+	h := b.client.Session().NewHeader("status")
+	h.Session = b.session
+	return &jupyter.Message{
+		Header:  h,
+		Content: statusContent(state),
+		Channel: jupyter.IOPub,
+	}
+}
+
+func statusContent(state string) json.RawMessage {
+	b, _ := json.Marshal(map[string]string{"execution_state": state})
+	return b
+}
