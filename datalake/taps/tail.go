@@ -115,3 +115,20 @@ func (s *Set) Tail(ctx context.Context, tapName string, from int64, fn func(Mess
 		}
 	}
 }
+
+// ParseOffset reads where a tail starts: "oldest" (or "beginning"),
+// "newest" (or "end"), or an offset ≥ 0. The error wraps ErrTapRead and says
+// what is accepted.
+func ParseOffset(s string) (int64, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "oldest", "beginning", "earliest":
+		return FromOldest, nil
+	case "newest", "end", "latest", "":
+		return FromNewest, nil
+	}
+	var n int64
+	if _, err := fmt.Sscan(s, &n); err != nil || n < 0 || fmt.Sprint(n) != strings.TrimSpace(s) {
+		return 0, fmt.Errorf("%w: offset %q: use oldest, newest or an offset ≥ 0", ErrTapRead, s)
+	}
+	return n, nil
+}
