@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,49 +18,19 @@ import (
 // The kernel is shut down when the test ends.
 func startKernel(t *testing.T, env []string, args ...string) *jupyter.Client {
 	t.Helper()
-	bin := flowlabtest.Binary(t)
-	dir := t.TempDir()
-	info, err := jupyter.NewConnectionInfo(jupyter.ConnectionOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := filepath.Join(dir, "kernel.json")
-	if err := jupyter.WriteConnectionFile(conn, info); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, append([]string{"kernel", "-f", conn}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = env
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
+	k := flowlabtest.StartKernel(t, env, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client, err := jupyter.Dial(ctx, info, jupyter.ClientOptions{})
+	client, err := jupyter.Dial(ctx, k.Connection, jupyter.ClientOptions{})
 	if err == nil {
 		err = client.WaitReady(ctx)
 	}
 	if err != nil {
-		_ = cmd.Process.Kill()
-		<-exited
-		t.Fatalf("kernel did not start: %v\nstderr:\n%s", err, stderr.String())
+		t.Fatalf("connect to the kernel: %v\nstderr:\n%s", err, k.Stderr())
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = client.Shutdown(ctx, false)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Errorf("kernel did not exit after shutdown_request")
-		}
 		client.Close()
+		k.Shutdown(t)
 	})
 	return client
 }
