@@ -59,12 +59,15 @@ its partition, offset and time as one JSON object per line.`)
 		return err
 	}
 	// Flags may follow the tap name: taps tail Alerts --from oldest.
+	name := fs.Arg(0)
 	if fs.NArg() > 1 {
 		if err := parseFlags(fs, std, fs.Args()[1:]); err != nil {
 			return err
 		}
+		if fs.NArg() > 0 {
+			return usagef("taps tail takes one tap name, got %q and %q", name, fs.Arg(0))
+		}
 	}
-	name := fs.Arg(0)
 	if name == "" {
 		return usagef("taps tail needs the tap's name, for example: flowlab taps tail Alerts")
 	}
