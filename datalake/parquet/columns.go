@@ -72,6 +72,11 @@ func str[T any](name string, get func(*T) string) colDef[T] {
 	return colDef[T]{arrow.Field{Name: name, Type: arrow.BinaryTypes.String}, func(b array.Builder, rows []*T) {
 		bb := b.(*array.StringBuilder)
 		bb.Reserve(len(rows))
+		n := 0
+		for _, r := range rows {
+			n += len(get(r))
+		}
+		reserveData(bb, n)
 		for _, r := range rows {
 			bb.Append(get(r))
 		}
@@ -82,6 +87,13 @@ func optStr[T any](name string, get func(*T) *string) colDef[T] {
 	return colDef[T]{arrow.Field{Name: name, Type: arrow.BinaryTypes.String, Nullable: true}, func(b array.Builder, rows []*T) {
 		bb := b.(*array.StringBuilder)
 		bb.Reserve(len(rows))
+		n := 0
+		for _, r := range rows {
+			if v := get(r); v != nil {
+				n += len(*v)
+			}
+		}
+		reserveData(bb, n)
 		for _, r := range rows {
 			if v := get(r); v != nil {
 				bb.Append(*v)
@@ -90,6 +102,15 @@ func optStr[T any](name string, get func(*T) *string) colDef[T] {
 			}
 		}
 	}}
+}
+
+// reserveData makes room for n more bytes of values, at least doubling
+// the buffer: Append grows it in small steps, and ReserveData alone grows
+// it to the exact size, each step copying everything appended before.
+func reserveData(b *array.StringBuilder, n int) {
+	if b.DataCap() < b.DataLen()+n {
+		b.ReserveData(max(n, b.DataLen()+n))
+	}
 }
 
 func optBytes[T any](name string, get func(*T) []byte) colDef[T] {
