@@ -87,10 +87,7 @@ func Capture(ctx context.Context, src LiveSource, lake *datalake.Lake, o Options
 	}()
 	add := func(fr frame) error {
 		st.Packets++
-		if p.dec.Decode(fr.f.LinkType, fr.f.Data, fr.f.WireLen, fr.f.Time, &p.fr) {
-			return p.table.Add(&p.fr)
-		}
-		return nil
+		return p.add(fr.f)
 	}
 
 	tick := time.NewTicker(co.Tick)

@@ -18,11 +18,22 @@ import (
 // writing goroutine at once.
 const batchSize = 8192
 
+// maxRowsPerFile bounds the records an hour's buffer holds before it is
+// published as one file, unless Options.Parquet says otherwise: half the
+// lake's default, so that a busy hour is written while the table goes on
+// and the buffered records (about 1 KiB each with their strings) stay
+// around 128 MiB per open hour.
+const maxRowsPerFile = 1 << 17
+
 // batch is one hand-over from the table to the writers.
 type batch struct {
 	flows   []datalake.Flow
 	packets []datalake.Packet
 	flush   chan error // if set: publish what the writers buffered, reply here
+	// sealed, if not zero, is an hour boundary the table's clock has
+	// passed: the records of the hours before it are all in this batch or
+	// earlier ones, so the writers publish those hours now.
+	sealed time.Time
 }
 
 // pipeline is decoder → flow table → Parquet writers. Decoding and the
@@ -41,6 +52,7 @@ type pipeline struct {
 	werr    error      // the writer's error, once seen
 
 	flows, packets uint64
+	hour           int64 // the newest frame's hour (Unix hours); hours before it are sealed
 }
 
 func newPipeline(pub parquet.Publisher, o Options, iface string) (*pipeline, error) {
@@ -48,6 +60,9 @@ func newPipeline(pub parquet.Publisher, o Options, iface string) (*pipeline, err
 	var err error
 	po := o.Parquet
 	po.Dataset = ""
+	if po.MaxRowsPerFile <= 0 {
+		po.MaxRowsPerFile = maxRowsPerFile
+	}
 	if p.fw, err = parquet.NewFlowWriter(pub, po); err != nil {
 		return nil, err
 	}
@@ -99,7 +114,7 @@ func (p *pipeline) handOver() error {
 	if p.werr != nil {
 		return p.werr
 	}
-	if len(p.cur.flows) == 0 && len(p.cur.packets) == 0 {
+	if len(p.cur.flows) == 0 && len(p.cur.packets) == 0 && p.cur.sealed.IsZero() {
 		return nil
 	}
 	select {
@@ -111,6 +126,41 @@ func (p *pipeline) handOver() error {
 	}
 	p.cur = batch{flows: make([]datalake.Flow, 0, batchSize)}
 	return nil
+}
+
+// add decodes a frame and gives it to the table. When the frame is the
+// first of a later hour, the table has just cut every flow at the
+// boundary, so the hours before it are complete: they are handed over
+// sealed, and the writer publishes them while this goroutine goes on,
+// instead of encoding everything at the end.
+func (p *pipeline) add(f pcap.Frame) error {
+	if !p.dec.Decode(f.LinkType, f.Data, f.WireLen, f.Time, &p.fr) {
+		return nil
+	}
+	if err := p.table.Add(&p.fr); err != nil {
+		return err
+	}
+	h := unixHour(f.Time)
+	if h <= p.hour {
+		return nil
+	}
+	first := p.hour == 0
+	p.hour = h
+	if first {
+		return nil
+	}
+	p.cur.sealed = time.Unix(h*3600, 0).UTC()
+	return p.handOver()
+}
+
+// unixHour is the hour of a Unix time in nanoseconds, rounded down.
+func unixHour(ns int64) int64 {
+	const hour = int64(time.Hour)
+	h := ns / hour
+	if ns < 0 && ns%hour != 0 {
+		h--
+	}
+	return h
 }
 
 // write is the writer goroutine: it ends when work is closed, or at the
@@ -126,6 +176,12 @@ func (p *pipeline) write() {
 		}
 		if err == nil && len(b.packets) > 0 {
 			err = p.pw.Write(b.packets...)
+		}
+		if err == nil && !b.sealed.IsZero() {
+			err = p.fw.FlushBefore(b.sealed)
+			if err == nil && p.pw != nil {
+				err = p.pw.FlushBefore(b.sealed)
+			}
 		}
 		if err == nil && b.flush != nil {
 			err = p.fw.Flush()
@@ -195,11 +251,9 @@ func (p *pipeline) run(ctx context.Context, src frameSource, progress func(final
 			}
 			break
 		}
-		if p.dec.Decode(f.LinkType, f.Data, f.WireLen, f.Time, &p.fr) {
-			if err := p.table.Add(&p.fr); err != nil {
-				p.stop()
-				return nil, err
-			}
+		if err := p.add(f); err != nil {
+			p.stop()
+			return nil, err
 		}
 		if n%16384 == 0 {
 			if err := ctx.Err(); err != nil {

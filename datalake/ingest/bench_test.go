@@ -1,0 +1,160 @@
+package ingest_test
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/flowlab/flowlab/datalake"
+	"github.com/flowlab/flowlab/datalake/flowtable"
+	"github.com/flowlab/flowlab/datalake/ingest"
+	"github.com/flowlab/flowlab/datalake/parquet"
+	"github.com/flowlab/flowlab/datalake/pcap"
+)
+
+// benchCapture is the capture the benchmarks read: $FLOWLAB_BENCH_PCAP, as
+// written by bench/ingest/gen (bench/ingest/run.sh uses the same file).
+// Without it the benchmarks are skipped.
+func benchCapture(b *testing.B) (string, int64) {
+	b.Helper()
+	path := os.Getenv("FLOWLAB_BENCH_PCAP")
+	if path == "" {
+		b.Skip("set FLOWLAB_BENCH_PCAP to a capture (go run ./bench/ingest/gen -o FILE)")
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return path, st.Size()
+}
+
+// readAll runs each frame of the capture through step and returns the
+// number of frames.
+func readAll(b *testing.B, path string, step func(pcap.Frame)) uint64 {
+	b.Helper()
+	r, c, err := pcap.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	for {
+		f, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return r.Packets()
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		step(f)
+	}
+}
+
+// The stages of ingest, each including the ones before it, so the
+// differences between them are what each stage costs.
+func BenchmarkStages(b *testing.B) {
+	path, size := benchCapture(b)
+	report := func(b *testing.B, pkts uint64) {
+		b.SetBytes(size)
+		b.ReportMetric(float64(pkts)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpkt/s")
+	}
+	b.Run("read", func(b *testing.B) {
+		var pkts uint64
+		for b.Loop() {
+			pkts = readAll(b, path, func(pcap.Frame) {})
+		}
+		report(b, pkts)
+	})
+	b.Run("decode", func(b *testing.B) {
+		var pkts uint64
+		for b.Loop() {
+			var d pcap.Decoder
+			var fr flowtable.Frame
+			pkts = readAll(b, path, func(f pcap.Frame) { d.Decode(f.LinkType, f.Data, f.WireLen, f.Time, &fr) })
+		}
+		report(b, pkts)
+	})
+	b.Run("table", func(b *testing.B) {
+		var pkts, recs uint64
+		for b.Loop() {
+			var d pcap.Decoder
+			var fr flowtable.Frame
+			recs = 0
+			t := flowtable.New(flowtable.Options{EmitFlow: func(*datalake.Flow) error { recs++; return nil }})
+			pkts = readAll(b, path, func(f pcap.Frame) {
+				if d.Decode(f.LinkType, f.Data, f.WireLen, f.Time, &fr) {
+					if err := t.Add(&fr); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			if err := t.Flush(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if recs == 0 {
+			b.Fatal("no flow records")
+		}
+		report(b, pkts)
+	})
+	b.Run("ingest", func(b *testing.B) {
+		var pkts uint64
+		for b.Loop() {
+			lake := b.TempDir()
+			in, err := ingest.New(lake, ingest.Options{Sensor: "bench"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			res, err := in.IngestFile(context.Background(), path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if res.Flows == 0 {
+				b.Fatal("no flow records")
+			}
+			pkts = res.Packets
+		}
+		report(b, pkts)
+	})
+}
+
+// The Parquet encoding of the capture's flow records alone, in the order
+// the writer publishes them.
+func BenchmarkEncodeFlows(b *testing.B) {
+	path, _ := benchCapture(b)
+	var flows []datalake.Flow
+	var d pcap.Decoder
+	var fr flowtable.Frame
+	t := flowtable.New(flowtable.Options{EmitFlow: func(f *datalake.Flow) error { flows = append(flows, *f); return nil }})
+	readAll(b, path, func(f pcap.Frame) {
+		if d.Decode(f.LinkType, f.Data, f.WireLen, f.Time, &fr) {
+			if err := t.Add(&fr); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	if err := t.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	slices.SortStableFunc(flows, func(a, b datalake.Flow) int {
+		return cmp.Or(strings.Compare(a.SrcAddress, b.SrcAddress), a.StartTimestamp.Compare(b.StartTimestamp))
+	})
+	var size int64
+	for b.Loop() {
+		var n countingWriter
+		if err := parquet.WriteFlows(&n, flows, parquet.Options{}); err != nil {
+			b.Fatal(err)
+		}
+		size = int64(n)
+	}
+	b.ReportMetric(float64(len(flows))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mflows/s")
+	b.ReportMetric(float64(size)/float64(len(flows)), "B/flow")
+}
+
+type countingWriter int64
+
+func (c *countingWriter) Write(p []byte) (int, error) { *c += countingWriter(len(p)); return len(p), nil }
