@@ -1,0 +1,124 @@
+// Package httpapi is flowlab's HTTP side: the Jupyter Server REST API
+// (/api/contents, /api/kernels, /api/sessions, /api/kernelspecs) and the
+// kernel websocket, so JupyterLab, VS Code and @jupyterlab/services attach
+// to flowlab as to a Jupyter server; with authentication by token (header,
+// query or cookie with XSRF protection) and per-user authorization.
+//
+// Errors map to statuses in one place (Server.fail): userapps.ErrNotFound
+// 404, ErrInvalid 400, ErrConflict 409, ErrForbidden 403,
+// ErrUnauthenticated 401, anything else 500; bodies are Jupyter's
+// {"message": ..., "reason": ...}.
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flowlab/flowlab/userapps"
+)
+
+// Options configures a Server. Users and Contents are required.
+type Options struct {
+	// Users authenticates tokens.
+	Users Users
+	// Contents holds the notebooks and files of the contents API.
+	Contents userapps.NotebookStore
+	// Version is reported by GET /api.
+	Version string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives request errors; nil discards.
+	Logger *slog.Logger
+}
+
+// Server serves the API. Create it with New; it is an http.Handler.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	mux     *http.ServeMux
+	started time.Time
+}
+
+// New returns a Server with every route registered.
+func New(opts Options) (*Server, error) {
+	if opts.Users == nil || opts.Contents == nil {
+		return nil, errors.New("httpapi: Options.Users and Options.Contents are required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.started = opts.Now().UTC()
+	api := http.NewServeMux()
+	api.HandleFunc("GET /api", s.getVersion)
+	api.HandleFunc("GET /api/{$}", s.getVersion)
+	api.HandleFunc("GET /api/status", s.getStatus)
+	s.contentsRoutes(api)
+	s.mux.Handle("/api/", s.authenticate(api))
+	s.mux.Handle("/api", s.authenticate(api))
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, http.StatusOK, map[string]string{"version": s.opts.Version})
+}
+
+func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, http.StatusOK, map[string]any{
+		"started":       isoTime(s.started),
+		"last_activity": isoTime(s.opts.Now()),
+		"connections":   0,
+		"kernels":       0,
+	})
+}
+
+// isoTime formats t as Jupyter does (ISO 8601, UTC, microseconds).
+func isoTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000000Z")
+}
+
+func (s *Server) newID() string { return uuid.NewString() }
+
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		s.log.Warn("write response", "err", err)
+	}
+}
+
+// fail answers with the status err maps to and Jupyter's error body.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusInternalServerError
+	reason := "Internal Server Error"
+	switch {
+	case errors.Is(err, userapps.ErrUnauthenticated):
+		status, reason = http.StatusUnauthorized, "Unauthorized"
+	case errors.Is(err, userapps.ErrForbidden):
+		status, reason = http.StatusForbidden, "Forbidden"
+	case errors.Is(err, userapps.ErrNotFound):
+		status, reason = http.StatusNotFound, "Not Found"
+	case errors.Is(err, userapps.ErrInvalid):
+		status, reason = http.StatusBadRequest, "Bad Request"
+	case errors.Is(err, userapps.ErrConflict):
+		status, reason = http.StatusConflict, "Conflict"
+	}
+	if status == http.StatusInternalServerError {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	s.writeJSON(w, status, map[string]string{"message": err.Error(), "reason": reason})
+}
