@@ -28,6 +28,13 @@ type Options struct {
 	Users Users
 	// Contents holds the notebooks and files of the contents API.
 	Contents userapps.NotebookStore
+	// Kernels runs kernels; nil serves a server without kernels.
+	Kernels Kernels
+	// Specs are the kernelspecs offered, the default first.
+	Specs []KernelSpec
+	// OriginPatterns are Origin host patterns allowed to open kernel
+	// websockets besides the server's own origin (e.g. "lab.example.org").
+	OriginPatterns []string
 	// Version is reported by GET /api.
 	Version string
 	// Now is the clock; nil means time.Now.
@@ -42,6 +49,7 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	started time.Time
+	reg     kernelRegistry
 }
 
 // New returns a Server with every route registered.
@@ -57,13 +65,17 @@ func New(opts Options) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.started = opts.Now().UTC()
+	s.reg.sessions = map[string]*session{}
+	s.reg.connections = map[string]int{}
 	api := http.NewServeMux()
 	api.HandleFunc("GET /api", s.getVersion)
 	api.HandleFunc("GET /api/{$}", s.getVersion)
 	api.HandleFunc("GET /api/status", s.getStatus)
 	s.contentsRoutes(api)
+	s.kernelRoutes(api)
 	s.mux.Handle("/api/", s.authenticate(api))
 	s.mux.Handle("/api", s.authenticate(api))
+	s.mux.Handle("/kernelspecs/", s.authenticate(api))
 	return s, nil
 }
 
@@ -77,11 +89,24 @@ func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
+	kernels := s.visibleKernels(r)
+	last := s.started
+	for _, k := range kernels {
+		if t := k.LastActivity(); t.After(last) {
+			last = t
+		}
+	}
+	s.reg.mu.Lock()
+	conns := 0
+	for _, n := range s.reg.connections {
+		conns += n
+	}
+	s.reg.mu.Unlock()
 	s.writeJSON(w, http.StatusOK, map[string]any{
 		"started":       isoTime(s.started),
-		"last_activity": isoTime(s.opts.Now()),
-		"connections":   0,
-		"kernels":       0,
+		"last_activity": isoTime(last),
+		"connections":   conns,
+		"kernels":       len(kernels),
 	})
 }
 
