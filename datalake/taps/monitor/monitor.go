@@ -118,7 +118,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if beat <= 0 {
 		beat = 15 * time.Second
 	}
+	// The heartbeat must be gone before ServeHTTP returns: the
+	// ResponseWriter is not usable after that.
+	var beating sync.WaitGroup
+	defer beating.Wait()
+	defer cancel()
+	beating.Add(1)
 	go func() {
+		defer beating.Done()
 		t := time.NewTicker(beat)
 		defer t.Stop()
 		for {
