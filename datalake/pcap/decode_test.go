@@ -3,6 +3,7 @@ package pcap_test
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/flowlab/flowlab/datalake/flowtable"
 	"github.com/flowlab/flowlab/datalake/pcap"
@@ -310,6 +312,7 @@ func FuzzReader(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		agreesWithPcapgo(t, data)
 		r, err := pcap.NewReader(bytes.NewReader(data), "fuzz")
 		if err != nil {
 			checkFileError(t, err, len(data))
@@ -334,6 +337,61 @@ func FuzzReader(f *testing.F) {
 			d.Decode(frame.LinkType, frame.Data, frame.WireLen, frame.Time, &fr)
 		}
 	})
+}
+
+// agreesWithPcapgo reads a classic pcap file both with Reader (which reads
+// most records itself) and with pcapgo alone, and fails on the first frame
+// or error where they differ. It reports whether data was a pcap file.
+func agreesWithPcapgo(t *testing.T, data []byte) bool {
+	t.Helper()
+	r, err := pcap.NewReader(bytes.NewReader(data), "x")
+	if err != nil || r.Format() != pcap.FormatPcap {
+		return false
+	}
+	g, err := pcapgo.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("Reader accepted a file pcapgo rejects: %v", err)
+	}
+	for n := 0; n < 1<<16; n++ {
+		f, err := r.Next()
+		gd, gci, gerr := g.ReadPacketData()
+		if (err != nil) != (gerr != nil) {
+			t.Fatalf("frame %d: Reader error %v, pcapgo error %v", n, err, gerr)
+		}
+		if err != nil {
+			// pcapgo also says io.EOF for a record header followed by
+			// nothing, which Reader reports as truncation.
+			if errors.Is(err, io.EOF) && !errors.Is(gerr, io.EOF) {
+				t.Fatalf("frame %d: Reader error %v, pcapgo error %v", n, err, gerr)
+			}
+			return true
+		}
+		if !bytes.Equal(f.Data, gd) || f.Time != gci.Timestamp.UnixNano() || f.WireLen != gci.Length || f.LinkType != uint32(g.LinkType()) {
+			t.Fatalf("frame %d: Reader %d bytes at %d (wire %d, link %d), pcapgo %d bytes at %d (wire %d, link %d)",
+				n, len(f.Data), f.Time, f.WireLen, f.LinkType, len(gd), gci.Timestamp.UnixNano(), gci.Length, g.LinkType())
+		}
+	}
+	return true
+}
+
+// TestPcapRecordsAsPcapgo: the records Reader reads itself are pcapgo's,
+// byte for byte, for every classic pcap capture of the corpus.
+func TestPcapRecordsAsPcapgo(t *testing.T) {
+	n := 0
+	for _, path := range captures(t, "good", "bad", "derived", "tcpstate") {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			if agreesWithPcapgo(t, b) {
+				n++
+			}
+		})
+	}
+	if n == 0 {
+		t.Fatal("no classic pcap file in the corpus")
+	}
 }
 
 func checkFileError(t *testing.T, err error, size int) {
