@@ -256,7 +256,7 @@ func (r *Reader) nextPcap() (Frame, bool) {
 	// As pcapgo: the fraction times nsPer in 32 bits, then seconds and
 	// nanoseconds added.
 	ns := int64(r.order.Uint32(rec[0:4]))*1e9 + int64(r.order.Uint32(rec[4:8])*r.nsPer)
-	f := Frame{Data: rec[16:16+capLen:16+capLen], Time: ns, WireLen: int(wireLen), LinkType: r.link}
+	f := Frame{Data: rec[16 : 16+capLen : 16+capLen], Time: ns, WireLen: int(wireLen), LinkType: r.link}
 	// Discard only moves the buffer's read position: the record's bytes
 	// stay where they are until the next read fills the buffer again.
 	r.br.Discard(16 + int(capLen))
