@@ -19,11 +19,18 @@ import (
 const batchSize = 8192
 
 // maxRowsPerFile bounds the records an hour's buffer holds before it is
-// published as one file, unless Options.Parquet says otherwise: half the
-// lake's default, so that a busy hour is written while the table goes on
-// and the buffered records (about 1 KiB each with their strings) stay
-// around 128 MiB per open hour.
-const maxRowsPerFile = 1 << 17
+// published as one file, unless Options.Parquet says otherwise. A quarter
+// of the lake's default: the writer encodes a file while the table goes
+// on, and the table blocks once queueDepth batches wait, so the queue has
+// to hold about one file's worth of records for the two goroutines to
+// overlap; files of 262k rows made it wait half the time. Memory is a few
+// times this many records (about 1 KiB each with their strings): the
+// queue, one or two open hours, the file being encoded.
+const maxRowsPerFile = 1 << 16
+
+// queueDepth is how many batches the table may hand over before it waits
+// for the writer: one file's worth.
+const queueDepth = maxRowsPerFile / batchSize
 
 // batch is one hand-over from the table to the writers.
 type batch struct {
@@ -56,7 +63,7 @@ type pipeline struct {
 }
 
 func newPipeline(pub parquet.Publisher, o Options, iface string) (*pipeline, error) {
-	p := &pipeline{work: make(chan batch, 4), written: make(chan error, 1)}
+	p := &pipeline{work: make(chan batch, queueDepth), written: make(chan error, 1)}
 	var err error
 	po := o.Parquet
 	po.Dataset = ""
