@@ -782,39 +782,80 @@ func (e *Executor) importDenied(p string) string {
 
 // runStmts evaluates a run of top-level statements.
 func (e *Executor) runStmts(ctx context.Context, src *source, c chunk) error {
-	first, last := c.items[0], c.items[len(c.items)-1]
-	body := &ast.BlockStmt{Lbrace: first.body.Lbrace, Rbrace: last.body.Rbrace}
-	r := e.newRewriter(e.st.renames)
 	fset := e.in.FileSet()
-	r.wrapped = func(start, end token.Pos) {
-		p1, p2 := fset.Position(start), fset.Position(end)
-		e.wrapped.add(src.seq, span{p1.Line, p1.Column, p2.Line, p2.Column})
-	}
 	cellInts := map[string]bool{}
-	r.globalInt = func(name string) bool {
-		if v, ok := cellInts[name]; ok {
-			return v
+	for _, group := range dependentGroups(c.items) {
+		// A rewriter per group: it sees what the previous groups recorded,
+		// as the next cell would.
+		r := e.newRewriter(e.st.renames)
+		r.wrapped = func(start, end token.Pos) {
+			p1, p2 := fset.Position(start), fset.Position(end)
+			e.wrapped.add(src.seq, span{p1.Line, p1.Column, p2.Line, p2.Column})
 		}
-		return e.globalInt(name)
-	}
-	for _, it := range c.items {
-		stmts := r.cellStmts(it.stmts)
-		for _, s := range stmts {
-			r.rename(s, nil)
+		r.globalInt = func(name string) bool {
+			if v, ok := cellInts[name]; ok {
+				return v
+			}
+			return e.globalInt(name)
 		}
-		body.List = append(body.List, stmts...)
-		for _, name := range it.defs {
-			cellInts[name] = e.stmtDefIsInt(r, it, name)
+		first, last := group[0], group[len(group)-1]
+		body := &ast.BlockStmt{Lbrace: first.body.Lbrace, Rbrace: last.body.Rbrace}
+		for _, it := range group {
+			e.typeIndexes(it.stmts)
+			stmts := r.cellStmts(it.stmts)
+			for _, s := range stmts {
+				r.rename(s, nil)
+			}
+			body.List = append(body.List, stmts...)
+			for _, name := range it.defs {
+				cellInts[name] = e.stmtDefIsInt(r, it, name)
+			}
+		}
+		prog, err := e.compile(body)
+		if err != nil {
+			return e.compileError(err, src, first.start)
+		}
+		for _, it := range group {
+			e.recordStmt(it, r)
+		}
+		if err := e.exec(ctx, prog, src.seq); err != nil {
+			return err
 		}
 	}
-	prog, err := e.compile(body)
-	if err != nil {
-		return e.compileError(err, src, first.start)
+	return nil
+}
+
+// dependentGroups cuts a run of statements before each statement that uses
+// a name an earlier statement of its group defines. Top-level definitions
+// become package-level variables, and yaegi's global type analysis cannot
+// order a definition that reads another one defined by a call into a
+// compiled package (h := IO.List(p); last := h[len(h)-1]) in one program;
+// compiled one after the other they work, which is what the cell means.
+func dependentGroups(items []*parsedItem) [][]*parsedItem {
+	var groups [][]*parsedItem
+	var cur []*parsedItem
+	defined := map[string]bool{}
+	for _, it := range items {
+		uses := false
+		for name := range it.refs {
+			if defined[name] {
+				uses = true
+				break
+			}
+		}
+		if uses && len(cur) > 0 {
+			groups = append(groups, cur)
+			cur, defined = nil, map[string]bool{}
+		}
+		cur = append(cur, it)
+		for _, d := range it.defs {
+			defined[d] = true
+		}
 	}
-	for _, it := range c.items {
-		e.recordStmt(it, r)
+	if len(cur) > 0 {
+		groups = append(groups, cur)
 	}
-	return e.exec(ctx, prog, src.seq)
+	return groups
 }
 
 // stmtDefIsInt tells whether name, defined by := in item it, is an integer.

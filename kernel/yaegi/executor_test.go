@@ -546,3 +546,34 @@ func TestSetenvReachesSandboxedCells(t *testing.T) {
 		}
 	}
 }
+
+// TestDefinitionsFromCompiledCalls covers cells whose definitions index a
+// slice or map a compiled function returned: yaegi's global type analysis
+// cannot type them by itself.
+func TestDefinitionsFromCompiledCalls(t *testing.T) {
+	te := newTestExec(t, Options{})
+	tests := []struct {
+		src  string
+		want any
+	}{
+		{"import \"strings\"\nparts := strings.Fields(\"a b c\")\nlast := parts[len(parts)-1]\nlast", "c"},
+		{"first := parts[0] + \"!\"\nfirst", "a!"},
+		{"import \"time\"\nds := []time.Duration{time.Second}\nd0 := ds[0]\nd0.String()", "1s"},
+		{"import \"net/url\"\nq, _ := url.ParseQuery(\"a=1&a=2\")\nas := q[\"a\"]\nlen(as)", 2},
+		{"import \"strconv\"\nbs := strconv.AppendInt(nil, 42, 10)\nb0 := bs[0]\nb0", uint8('4')},
+	}
+	for _, tt := range tests {
+		if got := te.mustRun(t, tt.src); len(got) != 1 || got[0] != tt.want {
+			t.Errorf("%q = %v, want %v", tt.src, got, tt.want)
+		}
+	}
+	// A compile error in a later statement still points at its line, and
+	// the statements before it ran, as they would one cell at a time.
+	_, ce := te.run(t, "xs := strings.Fields(\"p q\")\nx0 := xs[0]\nundefinedName + 1")
+	if ce == nil || !strings.Contains(strings.Join(ce.Traceback, "\n")+ce.Value, "3:") {
+		t.Fatalf("error = %+v, want a compile error at line 3", ce)
+	}
+	if got := te.mustRun(t, "x0"); len(got) != 1 || got[0] != "p" {
+		t.Errorf("x0 = %v after the failed cell, want p", got)
+	}
+}
