@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/flowlab/flowlab/datalake/demo"
+	"github.com/flowlab/flowlab/datalake/taps/broker"
 	"github.com/flowlab/flowlab/internal/flowlabtest"
 )
 
@@ -86,11 +87,19 @@ func (nb notebook) codeCell(t *testing.T, marker string) int {
 	return -1
 }
 
+// labEnv is what the notebooks ran against: the demo lake's ground truth and
+// the Kafka broker behind the Alerts tap.
+type labEnv struct {
+	gt demo.GroundTruth
+	// alerts returns the messages of the Alerts tap's topic, read with kcat.
+	alerts func(t *testing.T) []string
+}
+
 // checks holds, per notebook file, the assertions on its executed form, made
-// against the ground truth of the demo lake the notebooks ran on. Every
-// notebook in this folder must have an entry.
-var checks = map[string]func(t *testing.T, nb notebook, gt demo.GroundTruth){
-	"lab1-jupyter-basics.ipynb": func(t *testing.T, nb notebook, _ demo.GroundTruth) {
+// against the ground truth of the demo lake the notebooks ran on and what
+// reached the broker. Every notebook in this folder must have an entry.
+var checks = map[string]func(t *testing.T, nb notebook, env labEnv){
+	"lab1-jupyter-basics.ipynb": func(t *testing.T, nb notebook, _ labEnv) {
 		expect(t, nb, "strings.ToUpper(greeting)", `"HELLO, ANALYSTS"`)
 		expect(t, nb, "describe(sensors)", `"edge-fw-1, dc-core-2, branch-7"`)
 		expect(t, nb, `fmt.Printf("%d: %s\n"`, "1: edge-fw-1\n2: dc-core-2\n3: branch-7\n")
@@ -98,7 +107,8 @@ var checks = map[string]func(t *testing.T, nb notebook, gt demo.GroundTruth){
 		expect(t, nb, "display.Update(id", "step 5 of 5")
 		expect(t, nb, "%help", "IO.Read")
 	},
-	"lab2-datalake-queries.ipynb": func(t *testing.T, nb notebook, gt demo.GroundTruth) {
+	"lab2-datalake-queries.ipynb": func(t *testing.T, nb notebook, env labEnv) {
+		gt := env.gt
 		expect(t, nb, "hours[len(hours)-1]", fmt.Sprintf("%q", gt.LastHour))
 		// The frame renders with its total row count.
 		expect(t, nb, "flows", fmt.Sprintf("%s rows", groupDigits(gt.FlowsPerHour)))
@@ -107,7 +117,8 @@ var checks = map[string]func(t *testing.T, nb notebook, gt demo.GroundTruth){
 		expect(t, nb, "GROUP BY proto", "TCP")
 		expect(t, nb, `IO.Read("/tetration/flow"`, "did you mean /tetration/flows")
 	},
-	"lab3-portscan-detector.ipynb": func(t *testing.T, nb notebook, gt demo.GroundTruth) {
+	"lab3-portscan-detector.ipynb": func(t *testing.T, nb notebook, env labEnv) {
+		gt := env.gt
 		// The notebook's threshold is the one the incidents were planted for.
 		nb.codeCell(t, fmt.Sprintf("threshold := %d\n", gt.Threshold))
 		if len(gt.ExpectedPortscan) == 0 || len(gt.ExpectedHorizontal) == 0 {
@@ -127,6 +138,63 @@ var checks = map[string]func(t *testing.T, nb notebook, gt demo.GroundTruth){
 		expectRows(t, nb, "sweeps := unique.GroupBy", horizontal)
 		scanners := slices.Sorted(maps.Keys(all))
 		expect(t, nb, "scanners.Strings", fmt.Sprintf("(%v, <nil>)", scanners))
+	},
+	"lab4-kafka-contest.ipynb": func(t *testing.T, nb notebook, env labEnv) {
+		expect(t, nb, "DataTaps.List()", `[Alerts]`)
+		expect(t, nb, `DataTaps.SendMessage(message, "Alerts")`, "acknowledged")
+		expect(t, nb, "DataTaps.SendJSON", "error: <nil>")
+		expect(t, nb, `"Alert"))`, `"Alerts"`) // the error names the taps that exist
+		// The broker has the personal message, then the JSON one, in order.
+		msg := strings.Trim(nb.cellText(nb.codeCell(t, `name := "Ada"`)), "\"\n")
+		var got []string
+		for _, m := range env.alerts(t) {
+			if strings.HasPrefix(m, "Ada was here") || strings.Contains(m, `"kind":"contest"`) {
+				got = append(got, m)
+			}
+		}
+		if want := []string{msg, `{"from":"Ada","kind":"contest","lab":4}`}; !slices.Equal(got, want) {
+			t.Errorf("the Alerts topic holds %q, want %q", got, want)
+		}
+	},
+	"lab5-combine-data.ipynb": func(t *testing.T, nb notebook, env labEnv) {
+		gt := env.gt
+		expect(t, nb, "newest := hours[len(hours)-1]", fmt.Sprintf("%q", gt.NonCompliant.Hour))
+		expect(t, nb, "alert sent", "alert sent: true <nil>")
+		var want []string
+		for _, h := range gt.NonCompliant.Hosts {
+			for _, p := range h.Peers {
+				want = append(want, h.IP+" "+p)
+			}
+		}
+		slices.Sort(want)
+		var alerts []string
+		for _, m := range env.alerts(t) {
+			if strings.Contains(m, `"alert":"non-compliant hosts`) {
+				alerts = append(alerts, m)
+			}
+		}
+		if len(alerts) != 1 {
+			t.Fatalf("%d non-compliance alerts on the topic, want 1: %q", len(alerts), alerts)
+		}
+		var alert struct {
+			Count  int
+			Report string
+			Pairs  []struct{ Host, Peer, Hostname string }
+		}
+		if err := json.Unmarshal([]byte(alerts[0]), &alert); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range alert.Pairs {
+			got = append(got, p.Host+" "+p.Peer)
+			if p.Hostname == "" {
+				t.Errorf("pair %v has no hostname from the datasink", p)
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) || alert.Count != len(want) || !strings.HasSuffix(alert.Report, gt.NonCompliant.Hour) {
+			t.Errorf("alert: count %d report %s pairs %v; want %d pairs %v from hour %s", alert.Count, alert.Report, got, len(want), want, gt.NonCompliant.Hour)
+		}
 	},
 }
 
@@ -191,6 +259,31 @@ func TestNotebooksWithNbclient(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo lake: %v", err)
 	}
+	// The Alerts tap goes to an in-process broker; kcat reads it back.
+	kcat := flowlabtest.RequireCommand(t, "kcat")
+	b, err := broker.New(broker.Options{Addr: "127.0.0.1:0", Topics: []string{"alerts"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	brokerDone := make(chan error, 1)
+	go func() { brokerDone <- b.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-brokerDone })
+	taps := fmt.Sprintf(`{"taps":{"Alerts":{"brokers":[%q],"topic":"alerts","timeout":"20s"}}}`, b.Addr())
+	env := labEnv{gt: gt, alerts: func(t *testing.T) []string {
+		t.Helper()
+		out, err := exec.Command(kcat, "-C", "-b", b.Addr(), "-t", "alerts", "-o", "beginning", "-e", "-q", "-D", "\x1e").Output()
+		if err != nil {
+			t.Fatalf("kcat: %v", err)
+		}
+		var msgs []string
+		for _, m := range strings.Split(string(out), "\x1e") {
+			if m != "" {
+				msgs = append(msgs, m)
+			}
+		}
+		return msgs
+	}}
 	for _, f := range files {
 		t.Run(strings.TrimSuffix(f, ".ipynb"), func(t *testing.T) {
 			check, ok := checks[f]
@@ -199,7 +292,7 @@ func TestNotebooksWithNbclient(t *testing.T) {
 			}
 			out := filepath.Join(outDir, f)
 			cmd := exec.Command(flowlabtest.Python, "testdata/nbrun.py", f, out)
-			cmd.Env = flowlabtest.Env("JUPYTER_PATH="+jupyterPath, "FLOWLAB_KERNEL_NAME="+name, "JUPYTER_RUNTIME_DIR="+t.TempDir(), "FLOWLAB_LAKE="+lake)
+			cmd.Env = flowlabtest.Env("JUPYTER_PATH="+jupyterPath, "FLOWLAB_KERNEL_NAME="+name, "JUPYTER_RUNTIME_DIR="+t.TempDir(), "FLOWLAB_LAKE="+lake, "FLOWLAB_TAPS="+taps)
 			if msg, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("nbclient: %v\n%s", err, msg)
 			}
@@ -211,7 +304,7 @@ func TestNotebooksWithNbclient(t *testing.T) {
 			if err := json.Unmarshal(raw, &nb); err != nil {
 				t.Fatal(err)
 			}
-			check(t, nb, gt)
+			check(t, nb, env)
 		})
 	}
 }
