@@ -1,10 +1,12 @@
 package taps
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -33,7 +35,18 @@ var (
 	_ Recorder = (*MemoryRecorder)(nil)
 	_ Recorder = (*JSONLRecorder)(nil)
 	_ Recorder = LogRecorder{}
+
+	_ recordBatcher = (*JSONLRecorder)(nil)
 )
+
+// recordBatcher is a Recorder that keeps a batch's records in one call:
+// Send uses it when its Recorder has it. A JSON-lines file written one
+// record at a time costs a system call per message: half the CPU the taps
+// spent on a 10,000-message SendMessages (bench/taps), and 300 ms per
+// 10,000 records on an overlay file system (BenchmarkJSONLRecorder).
+type recordBatcher interface {
+	recordBatch(rs []Record) error
+}
 
 // MemoryRecorder keeps records in memory. The zero value is ready; it is
 // safe for concurrent use.
@@ -88,6 +101,79 @@ func (j *JSONLRecorder) Record(r Record) error {
 	}
 	_, err = j.f.Write(b)
 	return err
+}
+
+// auditWriteBytes bounds one write of recordBatch, so a batch never holds
+// an unbounded buffer.
+const auditWriteBytes = 1 << 20
+
+// recordBatch appends rs, one line each, in writes of whole lines: as with
+// Record, the lines of kernels sharing the file never interleave.
+func (j *JSONLRecorder) recordBatch(rs []Record) error {
+	buf := make([]byte, 0, min(len(rs)*160, auditWriteBytes+4096))
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return fmt.Errorf("taps audit: %w", os.ErrClosed)
+	}
+	var prefix []byte
+	var from Record
+	for i, r := range rs {
+		if prefix == nil || !sameSource(r, from) {
+			var err error
+			if prefix, err = recordPrefix(r); err != nil {
+				return err
+			}
+			from = r
+		}
+		buf = appendRecord(buf, prefix, r)
+		if len(buf) >= auditWriteBytes || i == len(rs)-1 {
+			if _, err := j.f.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	return nil
+}
+
+// sameSource reports whether a and b differ only in partition, offset and
+// size, as the records of one batch do.
+func sameSource(a, b Record) bool {
+	return a.Time.Equal(b.Time) && a.Time.Location() == b.Time.Location() &&
+		a.App == b.App && a.Run == b.Run && a.Tap == b.Tap && a.Topic == b.Topic
+}
+
+// partitionKey ends the part of a record's JSON the records of a batch
+// share; the numbers follow it.
+const partitionKey = `"partition":`
+
+// recordPrefix is r's JSON up to and including partitionKey. Encoding the
+// batch's shared part once and the three numbers with strconv writes the
+// same bytes as encoding/json (TestRecordBatchWritesWhatRecordWrites) in
+// 0.3 ms instead of 18 ms for 10,000 records.
+func recordPrefix(r Record) ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	// The last occurrence: the field follows the tap and topic names.
+	i := bytes.LastIndex(b, []byte(partitionKey))
+	if i < 0 {
+		return nil, fmt.Errorf("taps audit: no %s in %s", partitionKey, b)
+	}
+	return b[:i+len(partitionKey)], nil
+}
+
+// appendRecord appends r's JSON line, given its prefix.
+func appendRecord(buf, prefix []byte, r Record) []byte {
+	buf = append(buf, prefix...)
+	buf = strconv.AppendInt(buf, int64(r.Partition), 10)
+	buf = append(buf, `,"offset":`...)
+	buf = strconv.AppendInt(buf, r.Offset, 10)
+	buf = append(buf, `,"bytes":`...)
+	buf = strconv.AppendInt(buf, int64(r.Bytes), 10)
+	return append(buf, "}\n"...)
 }
 
 // Close closes the file.

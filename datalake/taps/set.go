@@ -182,16 +182,31 @@ func (s *Set) Send(ctx context.Context, tapName string, msgs []string) ([]Delive
 	if r.err != nil {
 		return r.d, s.sendError(t, r.err, time.Since(start), timeout)
 	}
+	s.record(t, msgs, r.d)
+	return r.d, nil
+}
+
+// record keeps the audit records of acknowledged messages, all at once
+// when the Recorder can.
+func (s *Set) record(t *tap, msgs []string, ds []Delivery) {
 	now := s.opts.Now()
-	for i, d := range r.d {
-		rec := Record{Time: now, App: s.opts.App, Run: s.opts.Run, Tap: t.name, Topic: t.cfg.Topic, Partition: d.Partition, Offset: d.Offset, Bytes: len(msgs[i])}
+	recs := make([]Record, len(ds))
+	for i, d := range ds {
+		recs[i] = Record{Time: now, App: s.opts.App, Run: s.opts.Run, Tap: t.name, Topic: t.cfg.Topic, Partition: d.Partition, Offset: d.Offset, Bytes: len(msgs[i])}
+	}
+	// The messages are acknowledged: failing the send would make the
+	// caller send them again. An audit gap is logged instead.
+	if rb, ok := s.opts.Recorder.(recordBatcher); ok && len(recs) > 1 {
+		if err := rb.recordBatch(recs); err != nil {
+			s.log.Error("record tap messages for audit", "tap", t.name, "topic", t.cfg.Topic, "partition", recs[0].Partition, "offsets", fmt.Sprintf("%d-%d", recs[0].Offset, recs[len(recs)-1].Offset), "err", err)
+		}
+		return
+	}
+	for _, rec := range recs {
 		if err := s.opts.Recorder.Record(rec); err != nil {
-			// The message is acknowledged: failing the send would make the
-			// caller send it again. The audit gap is logged instead.
-			s.log.Error("record a tap message for audit", "tap", t.name, "topic", t.cfg.Topic, "partition", d.Partition, "offset", d.Offset, "err", err)
+			s.log.Error("record a tap message for audit", "tap", t.name, "topic", t.cfg.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
 		}
 	}
-	return r.d, nil
 }
 
 // sendOnce connects the tap if needed, retrying the connection with backoff
