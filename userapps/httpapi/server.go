@@ -35,6 +35,9 @@ type Options struct {
 	// OriginPatterns are Origin host patterns allowed to open kernel
 	// websockets besides the server's own origin (e.g. "lab.example.org").
 	OriginPatterns []string
+	// Handlers are more routes (ServeMux pattern → handler) served behind
+	// the same authentication: the tap monitor, the datasink endpoint.
+	Handlers map[string]http.Handler
 	// Version is reported by GET /api.
 	Version string
 	// Now is the clock; nil means time.Now.
@@ -73,6 +76,9 @@ func New(opts Options) (*Server, error) {
 	api.HandleFunc("GET /api/status", s.getStatus)
 	s.contentsRoutes(api)
 	s.kernelRoutes(api)
+	for pattern, h := range opts.Handlers {
+		api.Handle(pattern, h)
+	}
 	s.mux.Handle("/api/", s.authenticate(api))
 	s.mux.Handle("/api", s.authenticate(api))
 	s.mux.Handle("/kernelspecs/", s.authenticate(api))

@@ -1,0 +1,393 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/flowlab/flowlab/datalake/demo"
+	"github.com/flowlab/flowlab/datalake/taps"
+	"github.com/flowlab/flowlab/datalake/taps/broker"
+	"github.com/flowlab/flowlab/datalake/taps/monitor"
+	"github.com/flowlab/flowlab/examples"
+	"github.com/flowlab/flowlab/kernel"
+	"github.com/flowlab/flowlab/userapps"
+	"github.com/flowlab/flowlab/userapps/files"
+	"github.com/flowlab/flowlab/userapps/httpapi"
+	"github.com/flowlab/flowlab/userapps/kernels"
+	"github.com/flowlab/flowlab/userapps/sqlite"
+)
+
+func init() {
+	register(command{name: "serve", summary: "run the user-app server (Jupyter Server API, kernels, taps); --demo for a self-contained lab", run: runServe})
+}
+
+// serveConfig is what `flowlab serve` runs with.
+type serveConfig struct {
+	addr       string
+	dataDir    string
+	token      string
+	lake       string
+	demo       bool
+	brokerAddr string
+	tapsConfig string
+	idle       time.Duration
+	level      slog.Level
+	origins    []string
+}
+
+func runServe(ctx context.Context, std streams, args []string) error {
+	fs := newFlags(std, "serve", "serve [--demo] [--addr A] [--data-dir D] [--token T] [--lake DIR] [--broker-addr B]", `
+Run the user-app server: every app is a notebook with its own kernel process;
+the Jupyter Server API (/api/contents, /api/kernels, /api/sessions,
+/api/kernelspecs and the kernel websocket) lets JupyterLab, VS Code and
+@jupyterlab/services attach. Every call needs the token (printed at start),
+as 'Authorization: token T', ?token=T, or the cookie a ?token= URL sets.
+
+--demo makes a self-contained lab: a demo lake in the data directory
+(generated if absent), an in-process Kafka-protocol broker for the Alerts tap
+on --broker-addr, and the example labs loaded as apps of the admin user.`)
+	addr := fs.String("addr", "127.0.0.1:8888", "listen `address`")
+	dataDir := fs.String("data-dir", "", "`dir` for the database, notebooks and (with --demo) the lake (default: ./flowlab-data)")
+	token := fs.String("token", os.Getenv("FLOWLAB_TOKEN"), "the admin's API `token` (default $FLOWLAB_TOKEN, else a new random one)")
+	lake := fs.String("lake", os.Getenv("FLOWLAB_LAKE"), "datalake root `DIR` kernels read (default $FLOWLAB_LAKE; --demo: DATA_DIR/lake)")
+	demoMode := fs.Bool("demo", false, "demo lake, embedded broker and the example labs as apps")
+	brokerAddr := fs.String("broker-addr", broker.DefaultAddr, "with --demo, the embedded broker's `address` (port 0 picks one)")
+	tapsConfig := fs.String("taps", os.Getenv("FLOWLAB_TAPS"), "taps configuration `file` or JSON for kernels (default $FLOWLAB_TAPS; --demo: the embedded broker)")
+	idle := fs.Duration("cull-idle", 0, "shut down kernels idle this long (0: never)")
+	origins := fs.String("allow-origin", "", "comma-separated `hosts` whose pages may open kernel websockets besides this server's")
+	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	if err := parseFlags(fs, std, args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usagef("--log-level: %v", err)
+	}
+	cfg := serveConfig{addr: *addr, dataDir: *dataDir, token: *token, lake: *lake, demo: *demoMode,
+		brokerAddr: *brokerAddr, tapsConfig: *tapsConfig, idle: *idle, level: level}
+	if *origins != "" {
+		cfg.origins = strings.Split(*origins, ",")
+	}
+	if cfg.dataDir == "" {
+		cfg.dataDir = "flowlab-data"
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return serve(ctx, std, cfg)
+}
+
+// serve assembles the server's components and runs them until ctx ends.
+func serve(ctx context.Context, std streams, cfg serveConfig) error {
+	log := slog.New(slog.NewTextHandler(std.err, &slog.HandlerOptions{Level: cfg.level}))
+	dataDir, err := filepath.Abs(cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	token := cfg.token
+	if token == "" {
+		b := make([]byte, 24)
+		if _, err := rand.Read(b); err != nil {
+			return err
+		}
+		token = hex.EncodeToString(b)
+	}
+
+	db, err := sqlite.Open(ctx, filepath.Join(dataDir, "flowlab.db"), sqlite.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := ensureAdmin(ctx, db, token); err != nil {
+		return err
+	}
+	notebooks, err := files.Open(filepath.Join(dataDir, "notebooks"), files.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer notebooks.Close()
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var background []func() error // waited for at shutdown
+
+	lake := cfg.lake
+	tapsJSON := cfg.tapsConfig
+	var tapSet *taps.Set
+	if cfg.demo {
+		if lake == "" {
+			lake = filepath.Join(dataDir, "lake")
+		}
+		if err := ensureDemoLake(ctx, lake, log); err != nil {
+			return err
+		}
+		b, err := broker.New(broker.Options{Addr: cfg.brokerAddr, Topics: []string{"alerts"}, Logger: log})
+		if err != nil {
+			return fmt.Errorf("embedded broker: %w", err)
+		}
+		brokerDone := make(chan error, 1)
+		go func() { brokerDone <- b.Run(runCtx) }()
+		background = append(background, func() error { return <-brokerDone })
+		if tapsJSON == "" {
+			tapsJSON = fmt.Sprintf(`{"taps":{"Alerts":{"brokers":[%q],"topic":"alerts"}}}`, b.Addr())
+		}
+		log.Info("embedded Kafka-protocol broker", "addr", b.Addr(), "topics", "alerts")
+	}
+	env := os.Environ()
+	if lake != "" {
+		env = append(env, "FLOWLAB_LAKE="+lake)
+	}
+	if tapsJSON != "" {
+		tc, err := taps.LoadConfig(tapsJSON)
+		if err != nil {
+			return fmt.Errorf("--taps: %w", err)
+		}
+		if tapSet, err = taps.New(tc, taps.Options{}); err != nil {
+			return fmt.Errorf("--taps: %w", err)
+		}
+		defer tapSet.Close()
+		raw, _ := json.Marshal(tc)
+		env = append(env, "FLOWLAB_TAPS="+string(raw))
+	}
+
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	mgr, err := kernels.New(kernels.Options{
+		Binary:      exe,
+		RuntimeDir:  filepath.Join(dataDir, "runtime"),
+		Lake:        lake,
+		Env:         env,
+		IdleTimeout: cfg.idle,
+		Logger:      log.With("component", "kernels"),
+	})
+	if err != nil {
+		return err
+	}
+	mgrDone := make(chan error, 1)
+	go func() { mgrDone <- mgr.Run(runCtx) }()
+	background = append(background, func() error { return <-mgrDone })
+
+	svc, err := userapps.NewService(userapps.ServiceOptions{Apps: db, Notebooks: notebooks, Kernels: mgr, Logger: log.With("component", "apps")})
+	if err != nil {
+		return err
+	}
+	svcDone := make(chan error, 1)
+	go func() { svcDone <- svc.Run(runCtx) }()
+	background = append(background, func() error { return <-svcDone })
+	if cfg.demo {
+		if err := loadExamples(ctx, db, svc, log); err != nil {
+			return err
+		}
+	}
+
+	handlers := map[string]http.Handler{}
+	if tapSet != nil {
+		handlers["GET /api/taps/{tap}/events"] = &monitor.Handler{Source: tapSet, Logger: log}
+	}
+	api, err := httpapi.New(httpapi.Options{
+		Users:          db,
+		Contents:       notebooks,
+		Kernels:        &managerKernels{m: mgr, notebooks: notebooks},
+		Specs:          []httpapi.KernelSpec{kernelSpec(exe, lake)},
+		OriginPatterns: cfg.origins,
+		Handlers:       handlers,
+		Version:        version,
+		Logger:         log.With("component", "http"),
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(std.out, "flowlab %s serving on %s\n", version, url)
+	fmt.Fprintf(std.out, "    %s/api?token=%s\n", url, token)
+	fmt.Fprintf(std.out, "Jupyter clients (VS Code: \"Existing Jupyter Server\"): %s/?token=%s\n", url, token)
+	log.Info("serving", "addr", ln.Addr().String(), "data_dir", dataDir, "lake", lake)
+	if cfg.demo {
+		fmt.Fprintf(std.out, "demo: lake %s, Alerts tap on the embedded broker, labs loaded as apps of user admin\n", lake)
+	}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Serve(ln) }()
+
+	select {
+	case err = <-httpDone:
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, shutCancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer shutCancel()
+	_ = srv.Shutdown(shutCtx)
+	cancel()
+	for _, wait := range background {
+		if werr := wait(); werr != nil && !errors.Is(werr, context.Canceled) {
+			log.Warn("component stopped", "err", werr)
+		}
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// ensureAdmin makes the admin user hold the token.
+func ensureAdmin(ctx context.Context, db *sqlite.DB, token string) error {
+	hash := userapps.HashToken(token)
+	_, err := db.User(ctx, "admin")
+	if errors.Is(err, userapps.ErrNotFound) {
+		return db.CreateUser(ctx, userapps.User{Name: "admin", Role: userapps.RoleAdmin, TokenHash: hash, Created: time.Now().UTC()})
+	}
+	if err != nil {
+		return err
+	}
+	_, err = db.UpdateUser(ctx, "admin", func(u *userapps.User) error { u.TokenHash = hash; return nil })
+	return err
+}
+
+// ensureDemoLake writes the demo lake unless one is there.
+func ensureDemoLake(ctx context.Context, lake string, log *slog.Logger) error {
+	if _, err := demo.ReadGroundTruth(lake); err == nil {
+		return nil
+	}
+	start := time.Now()
+	gt, err := demo.Generate(ctx, demo.Options{Out: lake})
+	if err != nil {
+		return fmt.Errorf("demo lake: %w", err)
+	}
+	log.Info("demo lake written", "dir", lake, "flows", gt.TotalFlows, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// loadExamples creates an app of the admin for each example notebook that
+// has none yet.
+func loadExamples(ctx context.Context, db *sqlite.DB, svc *userapps.Service, log *slog.Logger) error {
+	apps, err := db.Apps(ctx, userapps.AppFilter{Owner: "admin"})
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, a := range apps {
+		have[a.Name] = true
+	}
+	entries, err := fs.ReadDir(examples.Notebooks, ".")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), ".ipynb")
+		if have[name] {
+			continue
+		}
+		data, err := fs.ReadFile(examples.Notebooks, e.Name())
+		if err != nil {
+			return err
+		}
+		if _, err := svc.Create(ctx, userapps.CreateRequest{Owner: "admin", Name: name, Notebook: data}); err != nil {
+			return fmt.Errorf("load example %s: %w", e.Name(), err)
+		}
+		log.Info("example loaded as an app", "app", name)
+	}
+	return nil
+}
+
+// kernelSpec is the kernelspec the server offers: this binary's kernel.
+func kernelSpec(exe, lake string) httpapi.KernelSpec {
+	spec := kernel.NewSpec(exe, lake)
+	res := map[string][]byte{"logo-svg.svg": []byte(kernel.LogoSVG)}
+	for _, size := range []int{32, 64} {
+		if png, err := encodePNG(kernel.Logo(size)); err == nil {
+			res[fmt.Sprintf("logo-%dx%d.png", size, size)] = png
+		}
+	}
+	return httpapi.KernelSpec{Name: kernel.DefaultSpecName, Spec: spec, Resources: res}
+}
+
+// managerKernels adapts the kernel manager to the Jupyter API.
+type managerKernels struct {
+	m         *kernels.Manager
+	notebooks *files.Notebooks
+}
+
+var _ httpapi.Kernels = (*managerKernels)(nil)
+
+func (mk *managerKernels) Start(ctx context.Context, req httpapi.KernelRequest) (httpapi.Kernel, error) {
+	dir, err := mk.notebooks.LocalDir(req.Dir + "/x")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	k, err := mk.m.Start(ctx, kernels.StartOptions{Owner: req.Owner, Dir: dir})
+	if err != nil {
+		return nil, err
+	}
+	return managedKernel{k}, nil
+}
+
+func (mk *managerKernels) Get(id string) (httpapi.Kernel, error) {
+	k, err := mk.m.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	return managedKernel{k}, nil
+}
+
+func (mk *managerKernels) List() []httpapi.Kernel {
+	var out []httpapi.Kernel
+	for _, k := range mk.m.Kernels() {
+		out = append(out, managedKernel{k})
+	}
+	return out
+}
+
+// managedKernel is a kernel of the manager as the Jupyter API sees it.
+type managedKernel struct{ *kernels.Kernel }
+
+func (k managedKernel) SpecName() string { return kernel.DefaultSpecName }
+func (k managedKernel) Status() string   { return string(k.Kernel.Status()) }
+
+func (k managedKernel) Subscribe() (<-chan string, func()) {
+	states := make(chan string, 8)
+	cancel := k.Kernel.Subscribe(func(e kernels.Event) {
+		if e.Status == kernels.StatusRestarting || e.Status == kernels.StatusDead {
+			select {
+			case states <- string(e.Status):
+			default: // a slow websocket misses a status rather than block the manager
+			}
+		}
+	})
+	return states, cancel
+}
+
+func encodePNG(img image.Image) ([]byte, error) {
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
