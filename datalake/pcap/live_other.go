@@ -2,7 +2,11 @@
 
 package pcap
 
-import "fmt"
+import (
+	"fmt"
+
+	"golang.org/x/net/bpf"
+)
 
 // Live is a live capture; see the Linux implementation.
 type Live struct{}
@@ -18,3 +22,6 @@ func (l *Live) Next() (Frame, error) { return Frame{}, ErrClosed }
 
 // Close does nothing.
 func (l *Live) Close() error { return nil }
+
+// SetFilter returns an error wrapping ErrUnsupported.
+func (l *Live) SetFilter(prog []bpf.RawInstruction) error { return ErrUnsupported }
