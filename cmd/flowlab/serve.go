@@ -209,6 +209,9 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 		Users:          db,
 		Contents:       notebooks,
 		Kernels:        &managerKernels{m: mgr, notebooks: notebooks},
+		Apps:           svc,
+		AppStore:       db,
+		Examples:       exampleNotebooks(),
 		Specs:          []httpapi.KernelSpec{kernelSpec(exe, lake)},
 		OriginPatterns: cfg.origins,
 		Handlers:       handlers,
@@ -312,6 +315,18 @@ func loadExamples(ctx context.Context, db *sqlite.DB, svc *userapps.Service, log
 		log.Info("example loaded as an app", "app", name)
 	}
 	return nil
+}
+
+// exampleNotebooks are the embedded example notebooks, for new apps.
+func exampleNotebooks() []httpapi.Example {
+	var out []httpapi.Example
+	entries, _ := fs.ReadDir(examples.Notebooks, ".")
+	for _, e := range entries {
+		if data, err := fs.ReadFile(examples.Notebooks, e.Name()); err == nil {
+			out = append(out, httpapi.Example{Name: strings.TrimSuffix(e.Name(), ".ipynb"), Notebook: data})
+		}
+	}
+	return out
 }
 
 // kernelSpec is the kernelspec the server offers: this binary's kernel.

@@ -35,6 +35,12 @@ type Options struct {
 	// OriginPatterns are Origin host patterns allowed to open kernel
 	// websockets besides the server's own origin (e.g. "lab.example.org").
 	OriginPatterns []string
+	// Apps and AppStore serve the REST API for apps (/api/apps); nil
+	// leaves it out.
+	Apps     Apps
+	AppStore AppReader
+	// Examples are the notebooks new apps can start from.
+	Examples []Example
 	// Handlers are more routes (ServeMux pattern → handler) served behind
 	// the same authentication: the tap monitor, the datasink endpoint.
 	Handlers map[string]http.Handler
@@ -76,6 +82,9 @@ func New(opts Options) (*Server, error) {
 	api.HandleFunc("GET /api/status", s.getStatus)
 	s.contentsRoutes(api)
 	s.kernelRoutes(api)
+	if opts.Apps != nil && opts.AppStore != nil {
+		s.appRoutes(api)
+	}
 	for pattern, h := range opts.Handlers {
 		api.Handle(pattern, h)
 	}

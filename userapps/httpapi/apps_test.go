@@ -1,0 +1,149 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flowlab/flowlab/kernel/jupyter"
+	"github.com/flowlab/flowlab/userapps"
+	"github.com/flowlab/flowlab/userapps/files"
+	"github.com/flowlab/flowlab/userapps/sqlite"
+)
+
+// appKernels is a kernel manager for the app service whose kernels run
+// nothing: the REST layer is under test, not kernels.
+type appKernels struct {
+	mu      sync.Mutex
+	kernels map[string]*appKernel
+	seq     int
+}
+
+type appKernel struct {
+	id   string
+	done chan struct{}
+	once sync.Once
+}
+
+func (m *appKernels) StartKernel(_ context.Context, app userapps.App, _ string) (userapps.Kernel, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seq++
+	k := &appKernel{id: fmt.Sprintf("kernel-%d", m.seq), done: make(chan struct{})}
+	m.kernels[k.id] = k
+	return k, nil
+}
+
+func (m *appKernels) LookupKernel(id string) (userapps.Kernel, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if k, ok := m.kernels[id]; ok {
+		return k, nil
+	}
+	return nil, fmt.Errorf("kernel %s: %w", id, userapps.ErrNotFound)
+}
+
+func (k *appKernel) ID() string { return k.id }
+func (k *appKernel) Execute(context.Context, string, jupyter.ExecuteOptions) (*jupyter.Execution, error) {
+	return nil, fmt.Errorf("this test kernel runs nothing: %w", userapps.ErrKernel)
+}
+func (k *appKernel) Restart(context.Context) error { return nil }
+func (k *appKernel) Shutdown(context.Context) error {
+	k.once.Do(func() { close(k.done) })
+	return nil
+}
+func (k *appKernel) Done() <-chan struct{} { return k.done }
+func (k *appKernel) Err() error            { return nil }
+
+func newAppServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, t.TempDir()+"/flowlab.db", sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for tok, u := range testUsers {
+		u.TokenHash = userapps.HashToken(tok)
+		u.Created = time.Now()
+		if err := db.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nb, err := files.Open(t.TempDir(), files.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nb.Close() })
+	svc, err := userapps.NewService(userapps.ServiceOptions{Apps: db, Notebooks: nb, Kernels: &appKernels{kernels: map[string]*appKernel{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{
+		Users: db, Contents: nb, Apps: svc, AppStore: db,
+		Examples: []Example{{Name: "lab1-jupyter-basics", Notebook: []byte(`{"cells":[],"metadata":{},"nbformat":4,"nbformat_minor":5}`)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestAppsAPI(t *testing.T) {
+	srv := newAppServer(t)
+	status, body := call(t, srv, "t-alice", "POST", "/api/apps", map[string]any{"example": "lab1-jupyter-basics"})
+	if status != 201 || !strings.Contains(body, `"notebook":"alice/lab1-jupyter-basics.ipynb"`) || !strings.Contains(body, `"state":"stopped"`) {
+		t.Fatalf("create from example: %d %s", status, body)
+	}
+	id := jsonField(t, body, "id")
+	app := "/api/apps/" + id
+	steps := []struct {
+		token, method, path string
+		body                any
+		status              int
+		contains            string
+	}{
+		{"t-alice", "GET", "/api/examples", nil, 200, `["lab1-jupyter-basics"]`},
+		{"t-alice", "GET", "/api/apps", nil, 200, `"id":"` + id},
+		{"t-alice", "GET", "/api/contents/alice/lab1-jupyter-basics.ipynb", nil, 200, `"nbformat":4`},
+		{"t-alice", "POST", app + "/open", nil, 200, `"state":"running"`},
+		{"t-alice", "POST", app + "/checkpoint", nil, 200, `"state":"running+checkpointed"`},
+		{"t-alice", "GET", app, nil, 200, `"checkpoint":{"created"`},
+		{"t-alice", "POST", app + "/stop", nil, 200, `"state":"stopped"`},
+		{"t-alice", "GET", app, nil, 200, `"checkpoint":null`},
+		{"t-alice", "PATCH", app, map[string]any{"name": "portscan"}, 200, `"name":"portscan"`},
+		{"t-alice", "POST", "/api/apps", map[string]any{"example": "nope"}, 404, "GET /api/examples"},
+		{"t-alice", "POST", "/api/apps", map[string]any{"name": "x", "owner": "bob"}, 403, ""},
+		{"t-alice", "POST", "/api/apps", map[string]any{"name": "bad/name"}, 400, ""},
+		{"t-alice", "POST", "/api/apps", map[string]any{"name": "portscan"}, 409, ""},
+		// Others: bob learns nothing of alice's app, the viewer reads it.
+		{"t-bob", "GET", "/api/apps", nil, 200, `[]`},
+		{"t-bob", "GET", app, nil, 404, ""},
+		{"t-bob", "POST", app + "/open", nil, 404, ""},
+		{"t-bob", "POST", app + "/checkpoint", nil, 404, ""},
+		{"t-bob", "PATCH", app, map[string]any{"name": "mine"}, 404, ""},
+		{"t-bob", "DELETE", app, nil, 404, ""},
+		{"t-view", "GET", app, nil, 200, `"owner":"alice"`},
+		{"t-view", "POST", app + "/open", nil, 403, ""},
+		{"t-view", "DELETE", app, nil, 403, ""},
+		{"t-view", "POST", "/api/apps", map[string]any{"name": "v"}, 403, ""},
+		{"", "GET", "/api/apps", nil, 401, ""},
+		{"", "POST", app + "/open", nil, 401, ""},
+		{"t-admin", "POST", "/api/apps", map[string]any{"name": "for-alice", "owner": "alice"}, 201, `"owner":"alice"`},
+		{"t-admin", "GET", "/api/apps?owner=alice", nil, 200, `"name":"for-alice"`},
+		{"t-alice", "DELETE", app, nil, 204, ""},
+		{"t-alice", "GET", app, nil, 404, ""},
+	}
+	for _, st := range steps {
+		status, body := call(t, srv, st.token, st.method, st.path, st.body)
+		if status != st.status || !strings.Contains(body, st.contains) {
+			t.Errorf("%s %s %s = %d %s; want %d containing %q", st.token, st.method, st.path, status, body, st.status, st.contains)
+		}
+	}
+}
