@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -350,7 +351,8 @@ type managerKernels struct {
 var _ httpapi.Kernels = (*managerKernels)(nil)
 
 func (mk *managerKernels) Start(ctx context.Context, req httpapi.KernelRequest) (httpapi.Kernel, error) {
-	dir, err := mk.notebooks.LocalDir(req.Dir + "/x")
+	// LocalDir gives the folder holding a path: ask for one inside req.Dir.
+	dir, err := mk.notebooks.LocalDir(path.Join(req.Dir, "notebook.ipynb"))
 	if err != nil {
 		return nil, err
 	}
