@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flowlab/flowlab/datalake"
+	"github.com/flowlab/flowlab/datalake/datasink"
 	"github.com/flowlab/flowlab/datalake/demo"
 	"github.com/flowlab/flowlab/datalake/taps"
 	"github.com/flowlab/flowlab/datalake/taps/broker"
@@ -134,6 +136,7 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	lake := cfg.lake
 	tapsJSON := cfg.tapsConfig
 	var tapSet *taps.Set
+	var sinkCluster *taps.Cluster // where datasink topics are, if any
 	if cfg.demo {
 		if lake == "" {
 			lake = filepath.Join(dataDir, "lake")
@@ -141,7 +144,7 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 		if err := ensureDemoLake(ctx, lake, log); err != nil {
 			return err
 		}
-		b, err := broker.New(broker.Options{Addr: cfg.brokerAddr, Topics: []string{"alerts"}, Logger: log})
+		b, err := broker.New(broker.Options{Addr: cfg.brokerAddr, Topics: []string{"alerts", datasink.Topic(demoSink)}, Logger: log})
 		if err != nil {
 			return fmt.Errorf("embedded broker: %w", err)
 		}
@@ -152,6 +155,7 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 			tapsJSON = fmt.Sprintf(`{"taps":{"Alerts":{"brokers":[%q],"topic":"alerts"}}}`, b.Addr())
 		}
 		log.Info("embedded Kafka-protocol broker", "addr", b.Addr(), "topics", "alerts")
+		sinkCluster = &taps.Cluster{Brokers: []string{b.Addr()}}
 	}
 	env := os.Environ()
 	if lake != "" {
@@ -206,6 +210,28 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	if tapSet != nil {
 		handlers["GET /api/taps/{tap}/events"] = &monitor.Handler{Source: tapSet, Logger: log}
 	}
+	if sinkCluster != nil && lake != "" {
+		// Datasinks: POST /api/datasink/NAME produces to Kafka; the writer
+		// moves the records into the lake's hour partitions.
+		producer, err := datasink.NewKafkaProducer(*sinkCluster, 10*time.Second, nil)
+		if err != nil {
+			return err
+		}
+		defer producer.Close()
+		handlers["POST /api/datasink/{name}"] = &datasink.Handler{Producer: producer, Known: func(n string) bool { return n == demoSink }, Logger: log}
+		sinkLake, err := datalake.Open(datalake.Options{Root: lake, AllowSystemWrites: false})
+		if err != nil {
+			return err
+		}
+		defer sinkLake.Close()
+		w, err := datasink.NewWriter(datasink.WriterOptions{Cluster: *sinkCluster, Sinks: []string{demoSink}, Lake: sinkLake, Logger: log.With("component", "datasink")})
+		if err != nil {
+			return err
+		}
+		writerDone := make(chan error, 1)
+		go func() { writerDone <- w.Run(runCtx) }()
+		background = append(background, func() error { return <-writerDone })
+	}
 	api, err := httpapi.New(httpapi.Options{
 		Users:          db,
 		Contents:       notebooks,
@@ -257,6 +283,10 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	}
 	return err
 }
+
+// demoSink is the datasink of the demo: the compliance scanner's reports
+// that Lab 5 joins with flows.
+const demoSink = "DEVWKS-2612"
 
 // ensureAdmin makes the admin user hold the token.
 func ensureAdmin(ctx context.Context, db *sqlite.DB, token string) error {
