@@ -35,6 +35,9 @@ type ChannelsOptions struct {
 	// another origin (see websocket.AcceptOptions); by default only the
 	// server's own origin may open the websocket.
 	OriginPatterns []string
+	// Activity, when set, is called for every message in either direction,
+	// so the kernel manager's idle culling sees a kernel in use.
+	Activity func()
 	// Logger receives diagnostics; nil discards.
 	Logger *slog.Logger
 }
@@ -79,7 +82,11 @@ func ServeChannels(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 		return fmt.Errorf("kernel websocket: connect to the kernel: %w", err)
 	}
 	defer client.Close()
-	b := &bridge{conn: conn, client: client, v1: v1, session: opts.SessionID, log: log}
+	activity := opts.Activity
+	if activity == nil {
+		activity = func() {}
+	}
+	b := &bridge{conn: conn, client: client, v1: v1, session: opts.SessionID, log: log, activity: activity}
 
 	errc := make(chan error, 2)
 	go func() { errc <- b.fromBrowser(ctx) }()
@@ -99,11 +106,12 @@ func ServeChannels(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 // bridge is one websocket connected to one kernel through its own client,
 // as Jupyter Server connects one ZeroMQ client per websocket.
 type bridge struct {
-	conn    *websocket.Conn
-	client  *jupyter.Client
-	v1      bool
-	session string
-	log     *slog.Logger
+	conn     *websocket.Conn
+	client   *jupyter.Client
+	v1       bool
+	session  string
+	log      *slog.Logger
+	activity func()
 }
 
 // fromBrowser forwards the browser's messages to the kernel. A frame that
@@ -123,6 +131,7 @@ func (b *bridge) fromBrowser(ctx context.Context) error {
 			b.log.Warn("dropping a websocket frame", "err", err)
 			continue
 		}
+		b.activity()
 		if err := b.client.Send(ctx, m.Channel, m); err != nil {
 			return err
 		}
@@ -167,6 +176,7 @@ func (b *bridge) toBrowser(ctx context.Context, events <-chan string) error {
 		if m.Channel == jupyter.Heartbeat {
 			continue
 		}
+		b.activity()
 		kind, data, err := encodeFrame(b.v1, m)
 		if err != nil {
 			b.log.Warn("dropping a kernel message", "type", m.Type(), "err", err)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,21 +18,29 @@ import (
 // channelsServer serves ServeChannels for one real kernel, and lets the test
 // push lifecycle events.
 func channelsServer(t *testing.T) (*httptest.Server, chan string) {
+	srv, events, _ := channelsServerActivity(t)
+	return srv, events
+}
+
+// channelsServerActivity is channelsServer, also counting Activity calls.
+func channelsServerActivity(t *testing.T) (*httptest.Server, chan string, *atomic.Int64) {
 	t.Helper()
 	k := flowlabtest.StartKernel(t, nil)
 	events := make(chan string, 4)
+	var activity atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := ServeChannels(r.Context(), w, r, ChannelsOptions{
 			Connection: k.Connection,
 			SessionID:  r.URL.Query().Get("session_id"),
 			Events:     events,
+			Activity:   func() { activity.Add(1) },
 		})
 		if err != nil {
 			t.Logf("ServeChannels: %v", err)
 		}
 	}))
 	t.Cleanup(srv.Close)
-	return srv, events
+	return srv, events, &activity
 }
 
 // wsClient is a browser-side connection speaking one protocol.
@@ -121,7 +130,7 @@ func TestChannelsExecute(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a kernel process")
 	}
-	srv, events := channelsServer(t)
+	srv, events, activity := channelsServerActivity(t)
 	for _, v1 := range []bool{false, true} {
 		name := "default"
 		if v1 {
@@ -158,6 +167,9 @@ func TestChannelsExecute(t *testing.T) {
 			// (shell and iopub are separate sockets: no order between them).
 			if got, want := strings.Join(iopub, " "), "status execute_input execute_result status"; got != want {
 				t.Errorf("iopub messages for the request: %s, want %s", got, want)
+			}
+			if activity.Load() == 0 {
+				t.Errorf("no activity reported for the kernel's traffic")
 			}
 			if !result || !reply {
 				t.Errorf("messages for the request: %v (result %v, reply %v)", types, result, reply)

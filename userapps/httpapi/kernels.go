@@ -59,6 +59,8 @@ type Kernel interface {
 	// Subscribe delivers the manager's lifecycle states (restarting, dead)
 	// until cancel is called.
 	Subscribe() (states <-chan string, cancel func())
+	// Touch records activity (websocket traffic) for idle culling.
+	Touch()
 }
 
 // KernelSpec is a kernelspec the server offers.
@@ -334,6 +336,7 @@ func (s *Server) kernelChannels(w http.ResponseWriter, r *http.Request) {
 		Connection:     k.ConnectionInfo(),
 		SessionID:      r.URL.Query().Get("session_id"),
 		Events:         states,
+		Activity:       k.Touch,
 		OriginPatterns: s.opts.OriginPatterns,
 		Logger:         s.log,
 	})

@@ -73,6 +73,7 @@ func (k *fakeKernel) Interrupt(context.Context) error        { k.record("interru
 func (k *fakeKernel) Restart(context.Context) error          { k.record("restart"); return nil }
 func (k *fakeKernel) Shutdown(context.Context) error         { k.record("shutdown"); return nil }
 func (k *fakeKernel) Subscribe() (<-chan string, func())     { return nil, func() {} }
+func (k *fakeKernel) Touch()                                 {}
 
 func newKernelServer(t *testing.T) (*httptest.Server, *fakeKernels) {
 	t.Helper()
