@@ -60,6 +60,7 @@ type pipeline struct {
 
 	flows, packets uint64
 	hour           int64 // the newest frame's hour (Unix hours); hours before it are sealed
+	started        bool  // hour is set
 }
 
 func newPipeline(pub parquet.Publisher, o Options, iface string) (*pipeline, error) {
@@ -148,14 +149,14 @@ func (p *pipeline) add(f pcap.Frame) error {
 		return err
 	}
 	h := unixHour(f.Time)
+	if !p.started {
+		p.hour, p.started = h, true
+		return nil
+	}
 	if h <= p.hour {
 		return nil
 	}
-	first := p.hour == 0
 	p.hour = h
-	if first {
-		return nil
-	}
 	p.cur.sealed = time.Unix(h*3600, 0).UTC()
 	return p.handOver()
 }
