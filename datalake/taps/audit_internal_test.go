@@ -113,3 +113,20 @@ func BenchmarkJSONLRecorder(b *testing.B) {
 		})
 	}
 }
+
+// TestRecordKeepsOnlyAcknowledged checks that a partly failed send records
+// exactly the messages the broker acknowledged.
+func TestRecordKeepsOnlyAcknowledged(t *testing.T) {
+	rec := &MemoryRecorder{}
+	s := &Set{opts: Options{Recorder: rec, Now: func() time.Time { return time.Unix(0, 0) }, App: "lab4"}}
+	tp := &tap{name: "Alerts", cfg: TapConfig{Topic: "alerts"}}
+	s.record(tp, []string{"a", "bb", "ccc", "dddd"}, []Delivery{{0, 10}, {0, -1}, {0, 11}, {0, -1}})
+	got := rec.Records()
+	if len(got) != 2 || got[0].Offset != 10 || got[0].Bytes != 1 || got[1].Offset != 11 || got[1].Bytes != 3 || got[0].App != "lab4" {
+		t.Fatalf("records %+v, want offsets 10 (1 byte) and 11 (3 bytes)", got)
+	}
+	s.record(tp, []string{"x"}, []Delivery{{0, -1}})
+	if n := len(rec.Records()); n != 2 {
+		t.Errorf("an unacknowledged message was recorded: %d records", n)
+	}
+}

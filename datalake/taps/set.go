@@ -179,10 +179,12 @@ func (s *Set) Send(ctx context.Context, tapName string, msgs []string) ([]Delive
 		}
 		r = result{err: cause}
 	}
+	// Messages the broker acknowledged are recorded even when others of the
+	// batch failed: the audit lists everything that was sent.
+	s.record(t, msgs, r.d)
 	if r.err != nil {
 		return r.d, s.sendError(t, r.err, time.Since(start), timeout)
 	}
-	s.record(t, msgs, r.d)
 	return r.d, nil
 }
 
@@ -190,9 +192,15 @@ func (s *Set) Send(ctx context.Context, tapName string, msgs []string) ([]Delive
 // when the Recorder can.
 func (s *Set) record(t *tap, msgs []string, ds []Delivery) {
 	now := s.opts.Now()
-	recs := make([]Record, len(ds))
+	recs := make([]Record, 0, len(ds))
 	for i, d := range ds {
-		recs[i] = Record{Time: now, App: s.opts.App, Run: s.opts.Run, Tap: t.name, Topic: t.cfg.Topic, Partition: d.Partition, Offset: d.Offset, Bytes: len(msgs[i])}
+		if d.Offset < 0 || i >= len(msgs) {
+			continue // not acknowledged
+		}
+		recs = append(recs, Record{Time: now, App: s.opts.App, Run: s.opts.Run, Tap: t.name, Topic: t.cfg.Topic, Partition: d.Partition, Offset: d.Offset, Bytes: len(msgs[i])})
+	}
+	if len(recs) == 0 {
+		return
 	}
 	// The messages are acknowledged: failing the send would make the
 	// caller send them again. An audit gap is logged instead.
