@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -53,6 +54,7 @@ type serveConfig struct {
 	idle       time.Duration
 	level      slog.Level
 	origins    []string
+	sinks      []string // datasink names; their topics are on the first tap's cluster
 }
 
 func runServe(ctx context.Context, std streams, args []string) error {
@@ -74,6 +76,7 @@ on --broker-addr, and the example labs loaded as apps of the admin user.`)
 	brokerAddr := fs.String("broker-addr", broker.DefaultAddr, "with --demo, the embedded broker's `address` (port 0 picks one)")
 	tapsConfig := fs.String("taps", os.Getenv("FLOWLAB_TAPS"), "taps configuration `file` or JSON for kernels (default $FLOWLAB_TAPS; --demo: the embedded broker)")
 	idle := fs.Duration("cull-idle", 0, "shut down kernels idle this long (0: never)")
+	sinks := fs.String("datasinks", "", "comma-separated datasink `names` accepted at POST /api/datasink/NAME, written to the lake through Kafka topics datasink.NAME on the cluster of the first tap (--demo adds DEVWKS-2612)")
 	origins := fs.String("allow-origin", "", "comma-separated `hosts` whose pages may open kernel websockets besides this server's")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	if err := parseFlags(fs, std, args); err != nil {
@@ -87,6 +90,14 @@ on --broker-addr, and the example labs loaded as apps of the admin user.`)
 		brokerAddr: *brokerAddr, tapsConfig: *tapsConfig, idle: *idle, level: level}
 	if *origins != "" {
 		cfg.origins = strings.Split(*origins, ",")
+	}
+	for _, n := range strings.Split(*sinks, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			if err := datasink.CheckName(n); err != nil {
+				return usagef("--datasinks: %v", err)
+			}
+			cfg.sinks = append(cfg.sinks, n)
+		}
 	}
 	if cfg.dataDir == "" {
 		cfg.dataDir = "flowlab-data"
@@ -144,7 +155,14 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 		if err := ensureDemoLake(ctx, lake, log); err != nil {
 			return err
 		}
-		b, err := broker.New(broker.Options{Addr: cfg.brokerAddr, Topics: []string{"alerts", datasink.Topic(demoSink)}, Logger: log})
+		if !slices.Contains(cfg.sinks, demoSink) {
+			cfg.sinks = append(cfg.sinks, demoSink)
+		}
+		topics := []string{"alerts"}
+		for _, n := range cfg.sinks {
+			topics = append(topics, datasink.Topic(n))
+		}
+		b, err := broker.New(broker.Options{Addr: cfg.brokerAddr, Topics: topics, Logger: log})
 		if err != nil {
 			return fmt.Errorf("embedded broker: %w", err)
 		}
@@ -168,6 +186,10 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 		}
 		if tapSet, err = taps.New(tc, taps.Options{}); err != nil {
 			return fmt.Errorf("--taps: %w", err)
+		}
+		if sinkCluster == nil && len(tc.Names()) > 0 {
+			first, _ := tapSet.Tap(tc.Names()[0])
+			sinkCluster = &first.Cluster
 		}
 		defer tapSet.Close()
 		raw, _ := json.Marshal(tc)
@@ -210,7 +232,10 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	if tapSet != nil {
 		handlers["GET /api/taps/{tap}/events"] = &monitor.Handler{Source: tapSet, Logger: log}
 	}
-	if sinkCluster != nil && lake != "" {
+	if len(cfg.sinks) > 0 && (sinkCluster == nil || lake == "") {
+		return usagef("--datasinks needs a lake (--lake or FLOWLAB_LAKE) and a Kafka cluster (--taps)")
+	}
+	if len(cfg.sinks) > 0 {
 		// Datasinks: POST /api/datasink/NAME produces to Kafka; the writer
 		// moves the records into the lake's hour partitions.
 		producer, err := datasink.NewKafkaProducer(*sinkCluster, 10*time.Second, nil)
@@ -218,13 +243,13 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 			return err
 		}
 		defer producer.Close()
-		handlers["POST /api/datasink/{name}"] = &datasink.Handler{Producer: producer, Known: func(n string) bool { return n == demoSink }, Logger: log}
+		handlers["POST /api/datasink/{name}"] = &datasink.Handler{Producer: producer, Known: func(n string) bool { return slices.Contains(cfg.sinks, n) }, Logger: log}
 		sinkLake, err := datalake.Open(datalake.Options{Root: lake, AllowSystemWrites: false})
 		if err != nil {
 			return err
 		}
 		defer sinkLake.Close()
-		w, err := datasink.NewWriter(datasink.WriterOptions{Cluster: *sinkCluster, Sinks: []string{demoSink}, Lake: sinkLake, Logger: log.With("component", "datasink")})
+		w, err := datasink.NewWriter(datasink.WriterOptions{Cluster: *sinkCluster, Sinks: cfg.sinks, Lake: sinkLake, Logger: log.With("component", "datasink")})
 		if err != nil {
 			return err
 		}
