@@ -44,6 +44,12 @@ type Options struct {
 	// Handlers are more routes (ServeMux pattern → handler) served behind
 	// the same authentication: the tap monitor, the datasink endpoint.
 	Handlers map[string]http.Handler
+	// Metrics, if set, is served at GET /metrics behind the same
+	// authentication (Prometheus sends the token as a bearer token).
+	Metrics http.Handler
+	// Requests, if set, sees every finished request (route pattern,
+	// status, duration): the request metrics.
+	Requests RequestObserver
 	// Version is reported by GET /api.
 	Version string
 	// Now is the clock; nil means time.Now.
@@ -57,6 +63,7 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	mux     *http.ServeMux
+	root    http.Handler // mux, instrumented when Options.Requests is set
 	started time.Time
 	reg     kernelRegistry
 }
@@ -91,12 +98,13 @@ func New(opts Options) (*Server, error) {
 	s.mux.Handle("/api/", s.authenticate(api))
 	s.mux.Handle("/api", s.authenticate(api))
 	s.mux.Handle("/kernelspecs/", s.authenticate(api))
+	s.root = s.instrument(api)
 	return s, nil
 }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mux.ServeHTTP(w, r)
+	s.root.ServeHTTP(w, r)
 }
 
 func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) {
