@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -35,6 +36,7 @@ import (
 	"github.com/flowlab/flowlab/userapps/files"
 	"github.com/flowlab/flowlab/userapps/httpapi"
 	"github.com/flowlab/flowlab/userapps/kernels"
+	"github.com/flowlab/flowlab/userapps/metrics"
 	"github.com/flowlab/flowlab/userapps/sqlite"
 )
 
@@ -53,6 +55,7 @@ type serveConfig struct {
 	tapsConfig string
 	idle       time.Duration
 	level      slog.Level
+	logFormat  string
 	origins    []string
 	sinks      []string // datasink names; their topics are on the first tap's cluster
 }
@@ -79,6 +82,7 @@ on --broker-addr, and the example labs loaded as apps of the admin user.`)
 	sinks := fs.String("datasinks", "", "comma-separated datasink `names` accepted at POST /api/datasink/NAME, written to the lake through Kafka topics datasink.NAME on the cluster of the first tap (--demo adds DEVWKS-2612)")
 	origins := fs.String("allow-origin", "", "comma-separated `hosts` whose pages may open kernel websockets besides this server's")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "log `format` on stderr: text (key=value) or json (one object a line)")
 	if err := parseFlags(fs, std, args); err != nil {
 		return err
 	}
@@ -86,8 +90,11 @@ on --broker-addr, and the example labs loaded as apps of the admin user.`)
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usagef("--log-level: %v", err)
 	}
+	if *logFormat != "text" && *logFormat != "json" {
+		return usagef("--log-format: %q is neither text nor json", *logFormat)
+	}
 	cfg := serveConfig{addr: *addr, dataDir: *dataDir, token: *token, lake: *lake, demo: *demoMode,
-		brokerAddr: *brokerAddr, tapsConfig: *tapsConfig, idle: *idle, level: level}
+		brokerAddr: *brokerAddr, tapsConfig: *tapsConfig, idle: *idle, level: level, logFormat: *logFormat}
 	if *origins != "" {
 		cfg.origins = strings.Split(*origins, ",")
 	}
@@ -109,7 +116,7 @@ on --broker-addr, and the example labs loaded as apps of the admin user.`)
 
 // serve assembles the server's components and runs them until ctx ends.
 func serve(ctx context.Context, std streams, cfg serveConfig) error {
-	log := slog.New(slog.NewTextHandler(std.err, &slog.HandlerOptions{Level: cfg.level}))
+	log := newLogger(std.err, cfg.logFormat, cfg.level)
 	dataDir, err := filepath.Abs(cfg.dataDir)
 	if err != nil {
 		return err
@@ -126,7 +133,7 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 		token = hex.EncodeToString(b)
 	}
 
-	db, err := sqlite.Open(ctx, filepath.Join(dataDir, "flowlab.db"), sqlite.Options{Logger: log})
+	db, err := sqlite.Open(ctx, filepath.Join(dataDir, "flowlab.db"), sqlite.Options{Logger: log.With("component", "store")})
 	if err != nil {
 		return err
 	}
@@ -134,7 +141,7 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	if err := ensureAdmin(ctx, db, token); err != nil {
 		return err
 	}
-	notebooks, err := files.Open(filepath.Join(dataDir, "notebooks"), files.Options{Logger: log})
+	notebooks, err := files.Open(filepath.Join(dataDir, "notebooks"), files.Options{Logger: log.With("component", "notebooks")})
 	if err != nil {
 		return err
 	}
@@ -152,7 +159,7 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 		if lake == "" {
 			lake = filepath.Join(dataDir, "lake")
 		}
-		if err := ensureDemoLake(ctx, lake, log); err != nil {
+		if err := ensureDemoLake(ctx, lake, log.With("component", "demo")); err != nil {
 			return err
 		}
 		if !slices.Contains(cfg.sinks, demoSink) {
@@ -162,7 +169,7 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 		for _, n := range cfg.sinks {
 			topics = append(topics, datasink.Topic(n))
 		}
-		b, err := broker.New(broker.Options{Addr: cfg.brokerAddr, Topics: topics, Logger: log})
+		b, err := broker.New(broker.Options{Addr: cfg.brokerAddr, Topics: topics, Logger: log.With("component", "broker")})
 		if err != nil {
 			return fmt.Errorf("embedded broker: %w", err)
 		}
@@ -172,7 +179,7 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 		if tapsJSON == "" {
 			tapsJSON = fmt.Sprintf(`{"taps":{"Alerts":{"brokers":[%q],"topic":"alerts"}}}`, b.Addr())
 		}
-		log.Info("embedded Kafka-protocol broker", "addr", b.Addr(), "topics", "alerts")
+		log.With("component", "broker").Info("embedded Kafka-protocol broker", "addr", b.Addr(), "topics", "alerts")
 		sinkCluster = &taps.Cluster{Brokers: []string{b.Addr()}}
 	}
 	env := os.Environ()
@@ -184,7 +191,7 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 		if err != nil {
 			return fmt.Errorf("--taps: %w", err)
 		}
-		if tapSet, err = taps.New(tc, taps.Options{}); err != nil {
+		if tapSet, err = taps.New(tc, taps.Options{Logger: log.With("component", "taps")}); err != nil {
 			return fmt.Errorf("--taps: %w", err)
 		}
 		if sinkCluster == nil && len(tc.Names()) > 0 {
@@ -200,12 +207,17 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := kernels.New(kernels.Options{
+	// The metrics read the manager's kernels at each scrape and count its
+	// events; mgr is set before the first scrape or event.
+	var mgr *kernels.Manager
+	met := metrics.New(metrics.Options{KernelStatuses: func() []string { return kernelStatuses(mgr) }})
+	mgr, err = kernels.New(kernels.Options{
 		Binary:      exe,
 		RuntimeDir:  filepath.Join(dataDir, "runtime"),
 		Lake:        lake,
 		Env:         env,
 		IdleTimeout: cfg.idle,
+		OnEvent:     func(e kernels.Event) { met.ObserveKernel(kernelEvent(e)) },
 		Logger:      log.With("component", "kernels"),
 	})
 	if err != nil {
@@ -223,14 +235,14 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	go func() { svcDone <- svc.Run(runCtx) }()
 	background = append(background, func() error { return <-svcDone })
 	if cfg.demo {
-		if err := loadExamples(ctx, db, svc, log); err != nil {
+		if err := loadExamples(ctx, db, svc, log.With("component", "apps")); err != nil {
 			return err
 		}
 	}
 
 	handlers := map[string]http.Handler{}
 	if tapSet != nil {
-		handlers["GET /api/taps/{tap}/events"] = &monitor.Handler{Source: tapSet, Logger: log}
+		handlers["GET /api/taps/{tap}/events"] = &monitor.Handler{Source: tapSet, Logger: log.With("component", "tap-monitor")}
 	}
 	if len(cfg.sinks) > 0 && (sinkCluster == nil || lake == "") {
 		return usagef("--datasinks needs a lake (--lake or FLOWLAB_LAKE) and a Kafka cluster (--taps)")
@@ -243,7 +255,7 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 			return err
 		}
 		defer producer.Close()
-		handlers["POST /api/datasink/{name}"] = &datasink.Handler{Producer: producer, Known: func(n string) bool { return slices.Contains(cfg.sinks, n) }, Logger: log}
+		handlers["POST /api/datasink/{name}"] = &datasink.Handler{Producer: producer, Known: func(n string) bool { return slices.Contains(cfg.sinks, n) }, Logger: log.With("component", "datasink")}
 		sinkLake, err := datalake.Open(datalake.Options{Root: lake, AllowSystemWrites: false})
 		if err != nil {
 			return err
@@ -267,6 +279,8 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 		Specs:          []httpapi.KernelSpec{kernelSpec(exe, lake)},
 		OriginPatterns: cfg.origins,
 		Handlers:       handlers,
+		Metrics:        met.Handler(),
+		Requests:       met,
 		Version:        version,
 		Logger:         log.With("component", "http"),
 	})
@@ -282,7 +296,8 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	fmt.Fprintf(std.out, "flowlab %s serving on %s\n", version, url)
 	fmt.Fprintf(std.out, "    %s/api?token=%s\n", url, token)
 	fmt.Fprintf(std.out, "Jupyter clients (VS Code: \"Existing Jupyter Server\"): %s/?token=%s\n", url, token)
-	log.Info("serving", "addr", ln.Addr().String(), "data_dir", dataDir, "lake", lake)
+	fmt.Fprintf(std.out, "Prometheus metrics: %s/metrics (Authorization: Bearer <token>)\n", url)
+	log.Info("serving", "component", "server", "addr", ln.Addr().String(), "data_dir", dataDir, "lake", lake)
 	if cfg.demo {
 		fmt.Fprintf(std.out, "demo: lake %s, Alerts tap on the embedded broker, labs loaded as apps of user admin\n", lake)
 	}
@@ -293,14 +308,14 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	case err = <-httpDone:
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	log.Info("shutting down", "component", "server")
 	shutCtx, shutCancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer shutCancel()
 	_ = srv.Shutdown(shutCtx)
 	cancel()
 	for _, wait := range background {
 		if werr := wait(); werr != nil && !errors.Is(werr, context.Canceled) {
-			log.Warn("component stopped", "err", werr)
+			log.Warn("component stopped", "component", "server", "err", werr)
 		}
 	}
 	if errors.Is(err, http.ErrServerClosed) {
@@ -395,6 +410,40 @@ func kernelSpec(exe, lake string) httpapi.KernelSpec {
 		}
 	}
 	return httpapi.KernelSpec{Name: kernel.DefaultSpecName, Spec: spec, Resources: res}
+}
+
+// newLogger is the server's logger on w: text (key=value) or json.
+func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// kernelStatuses is the status of each of mgr's kernels, for the metrics.
+func kernelStatuses(mgr *kernels.Manager) []string {
+	if mgr == nil {
+		return nil
+	}
+	ks := mgr.Kernels()
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = string(k.Status())
+	}
+	return out
+}
+
+// kernelEvent is a kernel manager event as the metrics count it.
+func kernelEvent(e kernels.Event) metrics.KernelEvent {
+	return metrics.KernelEvent{
+		Kernel: e.KernelID,
+		Status: string(e.Status),
+		Culled: e.Status == kernels.StatusStopped && errors.Is(e.Err, kernels.ErrCulled),
+		// A kernel ends stopped, or dead for good (its error wraps
+		// ErrDead; a death it is restarted after does not).
+		Final: e.Status == kernels.StatusStopped || (e.Status == kernels.StatusDead && errors.Is(e.Err, kernels.ErrDead)),
+	}
 }
 
 // managerKernels adapts the kernel manager to the Jupyter API.
