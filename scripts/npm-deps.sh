@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the npm packages the Node-driven tests and benchmarks use
+# (userapps/httpapi/testdata/node: @jupyterlab/services and ws, pinned by
+# its package-lock.json) with `npm ci`, unless node_modules already holds
+# exactly that lock file's packages. Safe to run concurrently (flock); the
+# Go tests that need the packages run it themselves, so a fresh clone works.
+#
+#   ./scripts/npm-deps.sh        prints the node_modules folder it ensured
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=$PWD/userapps/httpapi/testdata/node
+stamp=$dir/node_modules/.flowlab-lock.sha256
+
+for c in node npm; do
+	command -v "$c" >/dev/null || { echo "npm-deps.sh: $c not found (install Node.js 18 or later with npm)" >&2; exit 1; }
+done
+
+want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+exec 9>"${TMPDIR:-/tmp}/flowlab-npm-deps.$(id -u).lock"
+flock 9
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+	echo "npm-deps.sh: npm ci in $dir" >&2
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+	echo "$want" >"$stamp"
+fi
+echo "$dir/node_modules"
