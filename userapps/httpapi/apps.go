@@ -34,16 +34,16 @@ type Example struct {
 }
 
 func (s *Server) appRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/apps", s.listApps)
-	mux.HandleFunc("POST /api/apps", s.createApp)
-	mux.HandleFunc("GET /api/apps/{id}", s.getApp)
-	mux.HandleFunc("PATCH /api/apps/{id}", s.renameApp)
-	mux.HandleFunc("DELETE /api/apps/{id}", s.deleteApp)
+	mux.HandleFunc("GET /api/apps", s.h(s.listApps))
+	mux.HandleFunc("POST /api/apps", s.h(s.createApp))
+	mux.HandleFunc("GET /api/apps/{id}", s.h(s.getApp))
+	mux.HandleFunc("PATCH /api/apps/{id}", s.h(s.renameApp))
+	mux.HandleFunc("DELETE /api/apps/{id}", s.h(s.deleteApp))
 	mux.HandleFunc("POST /api/apps/{id}/open", s.appAction(userapps.ActionRun, s.opts.Apps.Open))
 	mux.HandleFunc("POST /api/apps/{id}/stop", s.appAction(userapps.ActionRun, s.opts.Apps.Stop))
-	mux.HandleFunc("POST /api/apps/{id}/checkpoint", s.checkpointApp)
-	mux.HandleFunc("POST /api/apps/{id}/restore", s.restoreApp)
-	mux.HandleFunc("GET /api/examples", s.listExamples)
+	mux.HandleFunc("POST /api/apps/{id}/checkpoint", s.h(s.checkpointApp))
+	mux.HandleFunc("POST /api/apps/{id}/restore", s.h(s.restoreApp))
+	mux.HandleFunc("GET /api/examples", s.h(s.listExamples))
 }
 
 // appModel is an app as the API shows it.
@@ -74,12 +74,11 @@ func (s *Server) app(r *http.Request, act userapps.Action) (userapps.App, error)
 	return a, userapps.Authorize(u, act, &a)
 }
 
-func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
 	u, _ := UserFrom(r.Context())
 	apps, err := s.opts.AppStore.Apps(r.Context(), userapps.AppFilter{Owner: r.URL.Query().Get("owner")})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	list := []map[string]any{}
 	for i := range apps {
@@ -88,17 +87,17 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.writeJSON(w, http.StatusOK, list)
+	return nil
 }
 
-func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createApp(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Name    string `json:"name"`
 		Example string `json:"example"`
 		Owner   string `json:"owner"`
 	}
 	if err := decodeBody(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	u, _ := UserFrom(r.Context())
 	owner := req.Owner
@@ -106,15 +105,13 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
 		owner = u.Name
 	}
 	if err := userapps.Authorize(u, userapps.ActionCreate, &userapps.App{Owner: owner, Name: req.Name}); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	cr := userapps.CreateRequest{Owner: owner, Name: req.Name}
 	if req.Example != "" {
 		ex, ok := s.example(req.Example)
 		if !ok {
-			s.fail(w, r, fmt.Errorf("example %q: %w (GET /api/examples lists them)", req.Example, userapps.ErrNotFound))
-			return
+			return fmt.Errorf("example %q: %w (GET /api/examples lists them)", req.Example, userapps.ErrNotFound)
 		}
 		cr.Notebook = ex.Notebook
 		if cr.Name == "" {
@@ -123,11 +120,11 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
 	}
 	a, err := s.opts.Apps.Create(r.Context(), cr)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/api/apps/"+a.ID)
 	s.writeJSON(w, http.StatusCreated, appModel(a))
+	return nil
 }
 
 func (s *Server) example(name string) (Example, bool) {
@@ -139,77 +136,76 @@ func (s *Server) example(name string) (Example, bool) {
 	return Example{}, false
 }
 
-func (s *Server) listExamples(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listExamples(w http.ResponseWriter, r *http.Request) error {
 	names := []string{}
 	for _, ex := range s.opts.Examples {
 		names = append(names, ex.Name)
 	}
 	sort.Strings(names)
 	s.writeJSON(w, http.StatusOK, names)
+	return nil
 }
 
-func (s *Server) getApp(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getApp(w http.ResponseWriter, r *http.Request) error {
 	a, err := s.app(r, userapps.ActionRead)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.writeJSON(w, http.StatusOK, appModel(a))
+	return nil
 }
 
-func (s *Server) renameApp(w http.ResponseWriter, r *http.Request) {
+func (s *Server) renameApp(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Name string `json:"name"`
 	}
 	if err := decodeBody(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	a, err := s.app(r, userapps.ActionEdit)
 	if err == nil {
 		a, err = s.opts.Apps.Rename(r.Context(), a.ID, req.Name)
 	}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.writeJSON(w, http.StatusOK, appModel(a))
+	return nil
 }
 
-func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) error {
 	a, err := s.app(r, userapps.ActionDelete)
 	if err == nil {
 		err = s.opts.Apps.Delete(r.Context(), a.ID)
 	}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // appAction serves an action that takes the app id and returns the app.
 func (s *Server) appAction(act userapps.Action, do func(context.Context, string) (userapps.App, error)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.h(func(w http.ResponseWriter, r *http.Request) error {
 		a, err := s.app(r, act)
 		if err == nil {
 			a, err = do(r.Context(), a.ID)
 		}
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		s.writeJSON(w, http.StatusOK, appModel(a))
-	}
+		return nil
+	})
 }
 
 // checkpointApp is Save & Checkpoint: the body, when not empty, is the
 // notebook to save first.
-func (s *Server) checkpointApp(w http.ResponseWriter, r *http.Request) {
+func (s *Server) checkpointApp(w http.ResponseWriter, r *http.Request) error {
 	a, err := s.app(r, userapps.ActionEdit)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxContentBody+1))
 	if err == nil && len(body) > maxContentBody {
@@ -223,21 +219,21 @@ func (s *Server) checkpointApp(w http.ResponseWriter, r *http.Request) {
 		a, err = s.opts.Apps.SaveCheckpoint(r.Context(), a.ID, nb)
 	}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.writeJSON(w, http.StatusOK, appModel(a))
+	return nil
 }
 
-func (s *Server) restoreApp(w http.ResponseWriter, r *http.Request) {
+func (s *Server) restoreApp(w http.ResponseWriter, r *http.Request) error {
 	a, err := s.app(r, userapps.ActionRun)
 	var replay *userapps.Replay
 	if err == nil {
 		a, replay, err = s.opts.Apps.Restore(r.Context(), a.ID)
 	}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.writeJSON(w, http.StatusOK, map[string]any{"app": appModel(a), "replay": replay})
+	return nil
 }

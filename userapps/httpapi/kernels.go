@@ -90,24 +90,24 @@ type kernelRegistry struct {
 }
 
 func (s *Server) kernelRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/kernelspecs", s.listSpecs)
-	mux.HandleFunc("GET /api/kernelspecs/{name}", s.getSpec)
-	mux.HandleFunc("GET /kernelspecs/{name}/{file}", s.specResource)
-	mux.HandleFunc("GET /api/kernels", s.listKernels)
-	mux.HandleFunc("POST /api/kernels", s.startKernel)
-	mux.HandleFunc("GET /api/kernels/{id}", s.getKernel)
-	mux.HandleFunc("DELETE /api/kernels/{id}", s.deleteKernel)
-	mux.HandleFunc("POST /api/kernels/{id}/interrupt", s.interruptKernel)
-	mux.HandleFunc("POST /api/kernels/{id}/restart", s.restartKernel)
-	mux.HandleFunc("GET /api/kernels/{id}/channels", s.kernelChannels)
-	mux.HandleFunc("GET /api/sessions", s.listSessions)
-	mux.HandleFunc("POST /api/sessions", s.createSession)
-	mux.HandleFunc("GET /api/sessions/{id}", s.getSession)
-	mux.HandleFunc("PATCH /api/sessions/{id}", s.patchSession)
-	mux.HandleFunc("DELETE /api/sessions/{id}", s.deleteSession)
+	mux.HandleFunc("GET /api/kernelspecs", s.h(s.listSpecs))
+	mux.HandleFunc("GET /api/kernelspecs/{name}", s.h(s.getSpec))
+	mux.HandleFunc("GET /kernelspecs/{name}/{file}", s.h(s.specResource))
+	mux.HandleFunc("GET /api/kernels", s.h(s.listKernels))
+	mux.HandleFunc("POST /api/kernels", s.h(s.startKernel))
+	mux.HandleFunc("GET /api/kernels/{id}", s.h(s.getKernel))
+	mux.HandleFunc("DELETE /api/kernels/{id}", s.h(s.deleteKernel))
+	mux.HandleFunc("POST /api/kernels/{id}/interrupt", s.h(s.interruptKernel))
+	mux.HandleFunc("POST /api/kernels/{id}/restart", s.h(s.restartKernel))
+	mux.HandleFunc("GET /api/kernels/{id}/channels", s.h(s.kernelChannels))
+	mux.HandleFunc("GET /api/sessions", s.h(s.listSessions))
+	mux.HandleFunc("POST /api/sessions", s.h(s.createSession))
+	mux.HandleFunc("GET /api/sessions/{id}", s.h(s.getSession))
+	mux.HandleFunc("PATCH /api/sessions/{id}", s.h(s.patchSession))
+	mux.HandleFunc("DELETE /api/sessions/{id}", s.h(s.deleteSession))
 }
 
-func (s *Server) listSpecs(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listSpecs(w http.ResponseWriter, r *http.Request) error {
 	specs := map[string]any{}
 	for _, ks := range s.opts.Specs {
 		specs[ks.Name] = specModel(ks)
@@ -117,6 +117,7 @@ func (s *Server) listSpecs(w http.ResponseWriter, r *http.Request) {
 		def = s.opts.Specs[0].Name
 	}
 	s.writeJSON(w, http.StatusOK, map[string]any{"default": def, "kernelspecs": specs})
+	return nil
 }
 
 func specModel(ks KernelSpec) map[string]any {
@@ -136,25 +137,23 @@ func (s *Server) spec(name string) (KernelSpec, error) {
 	return KernelSpec{}, fmt.Errorf("kernelspec %q: %w", name, userapps.ErrNotFound)
 }
 
-func (s *Server) getSpec(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getSpec(w http.ResponseWriter, r *http.Request) error {
 	ks, err := s.spec(r.PathValue("name"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.writeJSON(w, http.StatusOK, specModel(ks))
+	return nil
 }
 
-func (s *Server) specResource(w http.ResponseWriter, r *http.Request) {
+func (s *Server) specResource(w http.ResponseWriter, r *http.Request) error {
 	ks, err := s.spec(r.PathValue("name"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	data, ok := ks.Resources[r.PathValue("file")]
 	if !ok {
-		s.fail(w, r, fmt.Errorf("kernelspec file %q: %w", r.PathValue("file"), userapps.ErrNotFound))
-		return
+		return fmt.Errorf("kernelspec file %q: %w", r.PathValue("file"), userapps.ErrNotFound)
 	}
 	if ext := path.Ext(r.PathValue("file")); ext == ".svg" {
 		w.Header().Set("Content-Type", "image/svg+xml")
@@ -163,6 +162,7 @@ func (s *Server) specResource(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "max-age=3600")
 	_, _ = w.Write(data)
+	return nil
 }
 
 // kernelModel is the Jupyter kernel model.
@@ -219,30 +219,30 @@ func (s *Server) visibleKernels(r *http.Request) []Kernel {
 	return out
 }
 
-func (s *Server) listKernels(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listKernels(w http.ResponseWriter, r *http.Request) error {
 	list := []map[string]any{}
 	for _, k := range s.visibleKernels(r) {
 		list = append(list, s.kernelModel(k))
 	}
 	s.writeJSON(w, http.StatusOK, list)
+	return nil
 }
 
-func (s *Server) startKernel(w http.ResponseWriter, r *http.Request) {
+func (s *Server) startKernel(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Name string `json:"name"`
 		Path string `json:"path"`
 	}
 	if err := decodeBody(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	k, err := s.launch(r, req.Name, req.Path)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/api/kernels/"+k.ID())
 	s.writeJSON(w, http.StatusCreated, s.kernelModel(k))
+	return nil
 }
 
 // launch starts a kernel of spec (default: the first) for the request's
@@ -270,57 +270,56 @@ func (s *Server) launch(r *http.Request, spec, contentsPath string) (Kernel, err
 	return s.opts.Kernels.Start(r.Context(), KernelRequest{Spec: spec, Dir: dir, Owner: u.Name})
 }
 
-func (s *Server) getKernel(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getKernel(w http.ResponseWriter, r *http.Request) error {
 	k, err := s.kernel(r, false)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.writeJSON(w, http.StatusOK, s.kernelModel(k))
+	return nil
 }
 
-func (s *Server) deleteKernel(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteKernel(w http.ResponseWriter, r *http.Request) error {
 	k, err := s.kernel(r, true)
 	if err == nil {
 		err = k.Shutdown(r.Context())
 	}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.forgetKernel(k.ID())
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) interruptKernel(w http.ResponseWriter, r *http.Request) {
+func (s *Server) interruptKernel(w http.ResponseWriter, r *http.Request) error {
 	k, err := s.kernel(r, true)
 	if err == nil {
 		err = k.Interrupt(r.Context())
 	}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) restartKernel(w http.ResponseWriter, r *http.Request) {
+func (s *Server) restartKernel(w http.ResponseWriter, r *http.Request) error {
 	k, err := s.kernel(r, true)
 	if err == nil {
 		err = k.Restart(r.Context())
 	}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.writeJSON(w, http.StatusOK, s.kernelModel(k))
+	return nil
 }
 
-func (s *Server) kernelChannels(w http.ResponseWriter, r *http.Request) {
+func (s *Server) kernelChannels(w http.ResponseWriter, r *http.Request) error {
 	k, err := s.kernel(r, true)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	states, cancel := k.Subscribe()
 	defer cancel()
@@ -343,6 +342,7 @@ func (s *Server) kernelChannels(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.log.Info("kernel websocket ended", "kernel", k.ID(), "err", err)
 	}
+	return nil
 }
 
 // forgetKernel drops the sessions of a kernel that was shut down.
@@ -386,7 +386,7 @@ func (s *Server) visibleSessions(r *http.Request) []*session {
 	return out
 }
 
-func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
 	list := []map[string]any{}
 	for _, ss := range s.visibleSessions(r) {
 		if m, err := s.sessionModel(ss); err == nil {
@@ -394,6 +394,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.writeJSON(w, http.StatusOK, list)
+	return nil
 }
 
 // sessionRequest is the body of POST and PATCH /api/sessions.
@@ -407,31 +408,28 @@ type sessionRequest struct {
 	} `json:"kernel"`
 }
 
-func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	var req sessionRequest
 	if err := decodeBody(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	u, _ := UserFrom(r.Context())
 	p := strings.Trim(req.Path, "/")
 	if err := s.authorizePath(r, p, true); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	// An existing session for the path is returned, as Jupyter does.
 	for _, ss := range s.visibleSessions(r) {
 		if ss.Path == p {
 			if m, err := s.sessionModel(ss); err == nil {
 				s.writeJSON(w, http.StatusCreated, m)
-				return
+				return nil
 			}
 		}
 	}
 	k, err := s.sessionKernel(r, req, p)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	typ := req.Type
 	if typ == "" {
@@ -447,11 +445,11 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	s.reg.mu.Unlock()
 	m, err := s.sessionModel(ss)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/api/sessions/"+ss.ID)
 	s.writeJSON(w, http.StatusCreated, m)
+	return nil
 }
 
 // sessionKernel is the kernel a session request names: an existing one by
@@ -486,40 +484,36 @@ func (s *Server) session(r *http.Request) (*session, error) {
 	return nil, fmt.Errorf("session %s: %w", id, userapps.ErrNotFound)
 }
 
-func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
 	ss, err := s.session(r)
 	var m map[string]any
 	if err == nil {
 		m, err = s.sessionModel(ss)
 	}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.writeJSON(w, http.StatusOK, m)
+	return nil
 }
 
-func (s *Server) patchSession(w http.ResponseWriter, r *http.Request) {
+func (s *Server) patchSession(w http.ResponseWriter, r *http.Request) error {
 	ss, err := s.session(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	u, _ := UserFrom(r.Context())
 	if u.Role == userapps.RoleViewer {
-		s.fail(w, r, fmt.Errorf("user %s (viewer) may not change sessions: %w", u.Name, userapps.ErrForbidden))
-		return
+		return fmt.Errorf("user %s (viewer) may not change sessions: %w", u.Name, userapps.ErrForbidden)
 	}
 	var req sessionRequest
 	if err := decodeBody(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if req.Path != "" {
 		p := strings.Trim(req.Path, "/")
 		if err := s.authorizePath(r, p, true); err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		ss.Path = p
 	}
@@ -532,8 +526,7 @@ func (s *Server) patchSession(w http.ResponseWriter, r *http.Request) {
 	if req.Kernel != nil {
 		k, err := s.sessionKernel(r, req, ss.Path)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		ss.KernelID = k.ID()
 	}
@@ -542,28 +535,25 @@ func (s *Server) patchSession(w http.ResponseWriter, r *http.Request) {
 	s.reg.mu.Unlock()
 	m, err := s.sessionModel(ss)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.writeJSON(w, http.StatusOK, m)
+	return nil
 }
 
 // deleteSession ends a session and shuts its kernel down.
-func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
 	ss, err := s.session(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	u, _ := UserFrom(r.Context())
 	if u.Role == userapps.RoleViewer {
-		s.fail(w, r, fmt.Errorf("user %s (viewer) may not end sessions: %w", u.Name, userapps.ErrForbidden))
-		return
+		return fmt.Errorf("user %s (viewer) may not end sessions: %w", u.Name, userapps.ErrForbidden)
 	}
 	if k, err := s.opts.Kernels.Get(ss.KernelID); err == nil {
 		if err := k.Shutdown(r.Context()); err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 	}
 	s.forgetKernel(ss.KernelID)
@@ -571,6 +561,7 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
 	delete(s.reg.sessions, ss.ID)
 	s.reg.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // decodeBody reads a JSON request body into v; an empty body leaves v.

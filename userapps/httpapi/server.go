@@ -170,3 +170,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	s.writeJSON(w, status, map[string]string{"message": err.Error(), "reason": reason})
 }
+
+// h adapts a handler that returns its error: the error is answered by fail,
+// the one place errors become statuses.
+func (s *Server) h(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	}
+}
