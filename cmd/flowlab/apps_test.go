@@ -67,8 +67,9 @@ func TestResolveApp(t *testing.T) {
 
 // appsServer runs `flowlab serve --demo` on a port of 127.0.0.1 it picks
 // (printed on stdout) with a fresh data dir whose store already has a
-// developer alice, and stops it with SIGTERM at the end of the test.
-func appsServer(t *testing.T, bin, token string) string {
+// developer alice, and stops it with SIGTERM at the end of the test. It
+// returns the URL and the server's process id.
+func appsServer(t *testing.T, bin, token string) (string, int) {
 	t.Helper()
 	dataDir := t.TempDir()
 	ctx := context.Background()
@@ -130,13 +131,13 @@ func appsServer(t *testing.T, bin, token string) string {
 	})
 	select {
 	case u := <-urls:
-		return u
+		return u, cmd.Process.Pid
 	case err := <-exited:
 		t.Fatalf("flowlab serve exited before serving: %v\n%s", err, stderr.String())
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("flowlab serve does not serve after 2 minutes\n%s", stderr.String())
 	}
-	return ""
+	return "", 0
 }
 
 // cli runs the flowlab binary with args and the environment extra, and
@@ -182,7 +183,7 @@ func TestAppsCLI(t *testing.T) {
 	}
 	bin := flowlabtest.Binary(t)
 	const token = "apps-cli-token"
-	url := appsServer(t, bin, token)
+	url, pid := appsServer(t, bin, token)
 	env := []string{"FLOWLAB_TOKEN=" + token}
 	labs := []string{"lab1-jupyter-basics", "lab2-datalake-queries", "lab3-portscan-detector", "lab4-kafka-contest", "lab5-combine-data"}
 
@@ -250,6 +251,37 @@ func TestAppsCLI(t *testing.T) {
 		if v := m.Value(t, "flowlab_kernels", "status", s); v != 0 {
 			t.Errorf("after stop: flowlab_kernels{status=%q} = %v, want 0", s, v)
 		}
+	}
+
+	// A kernel killed behind the server's back: a death and a restart,
+	// not a start.
+	if _, errOut, code := cli(t, bin, env, "apps", "open", labs[1], "--server", url); code != 0 {
+		t.Fatalf("apps open %s: exit %d: %s", labs[1], code, errOut)
+	}
+	kids, err := childProcesses(pid)
+	if err != nil || len(kids) != 1 {
+		t.Fatalf("the server's child processes: %v, %v; want one kernel", kids, err)
+	}
+	if err := syscall.Kill(kids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		m = metricstest.Scrape(t, url+"/metrics", token)
+		restarted := m.Value(t, "flowlab_kernel_restarts_total") == 1 && m.Value(t, "flowlab_kernels", "status", "idle") == 1
+		if restarted || time.Now().After(deadline) {
+			break
+		}
+	}
+	for name, want := range map[string]float64{"flowlab_kernel_starts_total": 2, "flowlab_kernel_restarts_total": 1, "flowlab_kernel_deaths_total": 1, "flowlab_kernel_culls_total": 0} {
+		if got := m.Value(t, name); got != want {
+			t.Errorf("after a kernel was killed: %s = %v, want %v", name, got, want)
+		}
+	}
+	if got := m.Value(t, "flowlab_kernels", "status", "idle"); got != 1 {
+		t.Errorf("after the restart: idle kernels = %v, want 1\n%s", got, m)
+	}
+	if _, errOut, code := cli(t, bin, env, "apps", "stop", labs[1], "--server", url); code != 0 {
+		t.Fatalf("apps stop %s: exit %d: %s", labs[1], code, errOut)
 	}
 
 	// The same name for two owners: a name is ambiguous, OWNER/NAME is not.
