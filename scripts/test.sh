@@ -37,7 +37,11 @@ install_apt() {
 }
 
 if ! $short; then
+	# Node.js runs the @jupyterlab/services tests; Debian's if none is there.
+	command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
 	install_apt
+	step "npm packages"
+	./scripts/npm-deps.sh
 fi
 
 step "gofmt"
