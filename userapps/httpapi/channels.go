@@ -94,8 +94,11 @@ func ServeChannels(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 	err = <-errc
 	cancel()
 	<-errc
+	// Browsers close with no status code when a page calls ws.close() (as
+	// @jupyterlab/services does on every reconnect and dispose): 1005 is a
+	// normal end too.
 	status := websocket.CloseStatus(err)
-	if status == websocket.StatusNormalClosure || status == websocket.StatusGoingAway || errors.Is(err, context.Canceled) {
+	if status == websocket.StatusNormalClosure || status == websocket.StatusGoingAway || status == websocket.StatusNoStatusRcvd || errors.Is(err, context.Canceled) {
 		conn.Close(websocket.StatusNormalClosure, "")
 		return nil
 	}

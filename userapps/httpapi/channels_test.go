@@ -211,3 +211,43 @@ func TestChannelsRefuseForeignOrigin(t *testing.T) {
 		t.Errorf("foreign Origin: response %v, want 403", resp)
 	}
 }
+
+// TestChannelsClientClose checks that a browser closing its websocket ends
+// the bridge without an error, whether it gives a status code or none
+// (ws.close() in a page sends a close frame without one: 1005).
+func TestChannelsClientClose(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a kernel process")
+	}
+	k := flowlabtest.StartKernel(t, nil)
+	ended := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ended <- ServeChannels(r.Context(), w, r, ChannelsOptions{Connection: k.Connection})
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name   string
+		status websocket.StatusCode
+	}{
+		{"normal", websocket.StatusNormalClosure},
+		{"going away", websocket.StatusGoingAway},
+		{"no status", websocket.StatusNoStatusRcvd},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialChannels(t, srv, true)
+			id := c.send(jupyter.Control, "kernel_info_request", map[string]any{})
+			c.recv(func(m *jupyter.Message) bool { return m.Type() == "kernel_info_reply" && m.ParentID() == id })
+			if err := c.conn.Close(tc.status, ""); err != nil {
+				t.Fatalf("close: %v", err)
+			}
+			select {
+			case err := <-ended:
+				if err != nil {
+					t.Errorf("ServeChannels after a close with %v: %v", tc.status, err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("ServeChannels did not return after the browser closed")
+			}
+		})
+	}
+}
