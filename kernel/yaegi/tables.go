@@ -5,6 +5,8 @@ import (
 	"reflect"
 )
 
+// The symbol tables first: gentables documents what they export.
+//go:generate go generate ./symbols
 //go:generate go run ./internal/gentables -o zz_tables.go
 
 // memberDoc documents one member of a flowlab cell package.
