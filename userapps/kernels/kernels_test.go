@@ -415,3 +415,34 @@ func TestStartFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestStartRetriesTakenPorts starts a kernel whose first process fails as a
+// kernel does when another process took one of its ports in the meantime:
+// the manager picks new ports and the second process runs.
+func TestStartRetriesTakenPorts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts kernel processes")
+	}
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "first-attempt-done")
+	script := filepath.Join(dir, "flaky-kernel")
+	body := "#!/bin/sh\nif [ ! -e " + marker + " ]; then\n  touch " + marker + "\n  echo 'listen tcp 127.0.0.1:40001: bind: address already in use' >&2\n  exit 1\nfi\nexec " + flowlabtest.Binary(t) + " \"$@\"\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Options{Binary: script, RuntimeDir: filepath.Join(dir, "rt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	k := start(t, m, StartOptions{AppID: "a"})
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("the first attempt did not run: %v", err)
+	}
+	if status, plain := run(t, k, "40 + 2"); status != "ok" || plain != "42" {
+		t.Fatalf("the retried kernel answers %s %q", status, plain)
+	}
+	if err := k.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -280,7 +281,15 @@ func (m *Manager) Start(ctx context.Context, so StartOptions) (*Kernel, error) {
 	}
 	m.mu.Unlock()
 	k := newKernel(m, so)
-	if err := k.launch(ctx, false); err != nil {
+	err := k.launch(ctx, false)
+	if err != nil && portTaken(err) {
+		// The connection file's ports were free when picked and taken by
+		// another process before the kernel bound them (many kernels
+		// starting at once): pick new ones, as Jupyter launchers do.
+		m.log.Info("kernel ports taken before it could bind them; retrying on new ports", "app", so.AppID, "err", err)
+		err = k.launch(ctx, true)
+	}
+	if err != nil {
 		k.cleanupFiles()
 		return nil, fmt.Errorf("start kernel for app %s: %w: %w", so.AppID, userapps.ErrKernel, err)
 	}
@@ -370,4 +379,10 @@ func (m *Manager) forget(k *Kernel) {
 
 func (m *Manager) connFile(id string) string {
 	return filepath.Join(m.runtimeDir, "kernel-"+id+".json")
+}
+
+// portTaken reports whether a kernel failed to start because one of its
+// ports was already in use.
+func portTaken(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "address already in use")
 }
