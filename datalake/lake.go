@@ -54,7 +54,8 @@ type Lake struct {
 
 	seq atomic.Int64 // names of persisted tables
 
-	schemas schemaCache // Parquet schema of each data file read so far
+	schemas  schemaCache  // Parquet schema of each data file read so far
+	listings listingCache // data files of hour folders, by folder mtime
 
 	traceDir func(rel string) // tests: called for every folder listed
 }

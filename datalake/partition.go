@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -108,6 +109,16 @@ type dataFile struct {
 // hidden files (temporary files being published, markers) and anything that
 // is not a data file.
 func (l *Lake) files(h hourDir) ([]dataFile, error) {
+	// An hour folder whose modification time has not changed holds the
+	// same files: a file appearing, going or being renamed in it changes
+	// the folder's time. Folders changed in the last seconds are listed
+	// again, in case the file system's clock is coarse.
+	fi, statErr := l.root.Stat(h.rel)
+	if statErr == nil {
+		if files, ok := l.listings.get(h.rel, fi.ModTime(), time.Now()); ok {
+			return files, nil
+		}
+	}
 	entries, err := l.readDir(h.rel)
 	if err != nil {
 		return nil, err
@@ -124,7 +135,49 @@ func (l *Lake) files(h hourDir) ([]dataFile, error) {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].rel < out[j].rel })
+	if statErr == nil {
+		l.listings.put(h.rel, fi.ModTime(), out)
+	}
 	return out, nil
+}
+
+// listingCache keeps the data files of hour folders by the folder's
+// modification time, so reading a month of hours does not list 720 folders
+// each time. Safe for concurrent use.
+type listingCache struct {
+	mu sync.Mutex
+	m  map[string]listing
+}
+
+type listing struct {
+	mtime time.Time
+	files []dataFile
+}
+
+// settle is how old a folder's modification time must be for its listing to
+// be reused.
+const settle = 2 * time.Second
+
+func (c *listingCache) get(rel string, mtime, now time.Time) ([]dataFile, bool) {
+	if now.Sub(mtime) < settle {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[rel]
+	if !ok || !e.mtime.Equal(mtime) {
+		return nil, false
+	}
+	return e.files, true
+}
+
+func (c *listingCache) put(rel string, mtime time.Time, files []dataFile) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]listing{}
+	}
+	c.m[rel] = listing{mtime: mtime, files: files}
 }
 
 // selection is what a time range picked in a dataset.

@@ -233,3 +233,51 @@ func TestPublish(t *testing.T) {
 		}
 	})
 }
+
+// TestHourListingsCached checks that an hour folder unchanged since it was
+// listed is not listed again, and that a file added to it is seen.
+func TestHourListingsCached(t *testing.T) {
+	l := newTestLake(t)
+	hour := testNow.Truncate(time.Hour)
+	touch(t, l, "tetration/flows/"+PartitionDir(hour)+"/part-0.parquet")
+	dir := filepath.Join(l.Root(), "tetration", "flows", filepath.FromSlash(PartitionDir(hour)))
+	old := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(dir, old, old); err != nil {
+		t.Fatal(err)
+	}
+	r, err := parseTimeRange("LASTHOUR", testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listHour := func() (files int, listedHour bool) {
+		t.Helper()
+		var listed []string
+		l.traceDir = func(rel string) { listed = append(listed, rel) }
+		defer func() { l.traceDir = nil }()
+		sel, err := l.selectFiles("/tetration/flows", Parquet, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rel := range listed {
+			if strings.HasSuffix(rel, "hr="+hour.Format("15")) {
+				listedHour = true
+			}
+		}
+		return len(sel.files), listedHour
+	}
+	if n, listed := listHour(); n != 1 || !listed {
+		t.Fatalf("first read: %d files, hour folder listed %v", n, listed)
+	}
+	if n, listed := listHour(); n != 1 || listed {
+		t.Fatalf("second read: %d files, hour folder listed again %v", n, listed)
+	}
+	// A new file changes the folder's time: it is listed again and seen.
+	touch(t, l, "tetration/flows/"+PartitionDir(hour)+"/part-1.parquet")
+	if n, listed := listHour(); n != 2 || !listed {
+		t.Fatalf("after a new file: %d files, hour folder listed %v", n, listed)
+	}
+	// A folder changed within the last seconds is listed every time.
+	if n, listed := listHour(); n != 2 || !listed {
+		t.Fatalf("recently changed folder: %d files, listed %v", n, listed)
+	}
+}
