@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"image"
 	"image/png"
@@ -68,6 +69,9 @@ the Jupyter Server API (/api/contents, /api/kernels, /api/sessions,
 @jupyterlab/services attach. Every call needs the token (printed at start),
 as 'Authorization: token T', ?token=T, or the cookie a ?token= URL sets.
 
+Settings come from the command line, then the --config file (a JSON object
+whose keys are these flags' names), then the environment, then the defaults.
+
 --demo makes a self-contained lab: a demo lake in the data directory
 (generated if absent), an in-process Kafka-protocol broker for the Alerts tap
 on --broker-addr, and the example labs loaded as apps of the admin user.`)
@@ -83,6 +87,10 @@ on --broker-addr, and the example labs loaded as apps of the admin user.`)
 	origins := fs.String("allow-origin", "", "comma-separated `hosts` whose pages may open kernel websockets besides this server's")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "log `format` on stderr: text (key=value) or json (one object a line)")
+	fs.String("config", "", "JSON `file` of settings named like these flags, e.g. {\"addr\": \"0.0.0.0:8888\", \"data-dir\": \"/data\", \"taps\": {...}}; flags given on the command line win")
+	if err := applyConfigFile(fs, args); err != nil {
+		return err
+	}
 	if err := parseFlags(fs, std, args); err != nil {
 		return err
 	}
@@ -322,6 +330,77 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 		err = nil
 	}
 	return err
+}
+
+// applyConfigFile reads the --config file named in args, if any, and sets
+// the flags it names; parsing the command line afterwards overrides them.
+// Values are strings, numbers or booleans as on the command line; "taps"
+// may also be the taps configuration object itself.
+func applyConfigFile(fs *flag.FlagSet, args []string) error {
+	path := ""
+	for i, a := range args {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "config" {
+			continue
+		}
+		if hasValue {
+			path = value
+		} else if i+1 < len(args) {
+			path = args[i+1]
+		}
+	}
+	if path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	var settings map[string]json.RawMessage
+	if err := json.Unmarshal(data, &settings); err != nil {
+		return fmt.Errorf("--config %s: not a JSON object of settings: %w", path, err)
+	}
+	names := make([]string, 0, len(settings))
+	for name := range settings {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		raw := settings[name]
+		if name == "config" || fs.Lookup(name) == nil {
+			var known []string
+			fs.VisitAll(func(f *flag.Flag) {
+				if f.Name != "config" {
+					known = append(known, f.Name)
+				}
+			})
+			return usagef("--config %s: unknown setting %q; settings are named like serve's flags: %s", path, name, strings.Join(known, ", "))
+		}
+		var value string
+		switch trimmed := strings.TrimSpace(string(raw)); {
+		case strings.HasPrefix(trimmed, `"`):
+			if err := json.Unmarshal(raw, &value); err != nil {
+				return fmt.Errorf("--config %s: %s: %w", path, name, err)
+			}
+		case strings.HasPrefix(trimmed, "{") && name == "taps":
+			value = trimmed // the taps configuration itself
+		case strings.HasPrefix(trimmed, "[") || strings.HasPrefix(trimmed, "{"):
+			var list []string
+			if err := json.Unmarshal(raw, &list); err != nil {
+				return usagef("--config %s: %s: give a string, a number, a boolean or a list of strings", path, name)
+			}
+			value = strings.Join(list, ",")
+		default:
+			value = trimmed // numbers and booleans as written
+		}
+		if err := fs.Set(name, value); err != nil {
+			return usagef("--config %s: %s: %v", path, name, err)
+		}
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 && settings["token"] != nil {
+		fmt.Fprintf(os.Stderr, "flowlab: warning: %s holds the token and is readable by others (chmod 600 it)\n", path)
+	}
+	return nil
 }
 
 // demoSink is the datasink of the demo: the compliance scanner's reports
