@@ -283,6 +283,7 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 		Kernels:        &managerKernels{m: mgr, notebooks: notebooks},
 		Apps:           svc,
 		AppStore:       db,
+		UserStore:      db,
 		Examples:       exampleNotebooks(),
 		Specs:          []httpapi.KernelSpec{kernelSpec(exe, lake)},
 		OriginPatterns: cfg.origins,

@@ -84,7 +84,7 @@ func newAppServer(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	s, err := New(Options{
-		Users: db, Contents: nb, Apps: svc, AppStore: db,
+		Users: db, Contents: nb, Apps: svc, AppStore: db, UserStore: db,
 		Examples: []Example{{Name: "lab1-jupyter-basics", Notebook: []byte(`{"cells":[],"metadata":{},"nbformat":4,"nbformat_minor":5}`)}},
 	})
 	if err != nil {
@@ -145,5 +145,61 @@ func TestAppsAPI(t *testing.T) {
 		if status != st.status || !strings.Contains(body, st.contains) {
 			t.Errorf("%s %s %s = %d %s; want %d containing %q", st.token, st.method, st.path, status, body, st.status, st.contains)
 		}
+	}
+}
+
+func TestUsersAPI(t *testing.T) {
+	srv := newAppServer(t)
+	status, body := call(t, srv, "t-admin", "POST", "/api/users", map[string]any{"name": "carol", "role": "developer"})
+	if status != 201 || !strings.Contains(body, `"role":"developer"`) {
+		t.Fatalf("create user: %d %s", status, body)
+	}
+	tok := jsonField(t, body, "token")
+	if len(tok) < 32 {
+		t.Fatalf("token %q", tok)
+	}
+	// The new token works, as carol.
+	if status, body := call(t, srv, tok, "GET", "/api/users/me", nil); status != 200 || !strings.Contains(body, `"name":"carol"`) {
+		t.Fatalf("me with the new token: %d %s", status, body)
+	}
+	steps := []struct {
+		token, method, path string
+		body                any
+		status              int
+		contains            string
+	}{
+		{"t-admin", "GET", "/api/users", nil, 200, `"name":"carol"`},
+		{"t-admin", "POST", "/api/users", map[string]any{"name": "carol", "role": "viewer"}, 409, ""},
+		{"t-admin", "POST", "/api/users", map[string]any{"name": "dave", "role": "root"}, 400, "admin, developer or viewer"},
+		{"t-admin", "POST", "/api/users", map[string]any{"name": "../x", "role": "viewer"}, 400, ""},
+		{"t-admin", "PATCH", "/api/users/carol", map[string]any{"role": "viewer"}, 200, `"role":"viewer"`},
+		{"t-admin", "DELETE", "/api/users/root", nil, 409, "cannot delete themselves"},
+		{"t-alice", "GET", "/api/users", nil, 403, ""},
+		{"t-alice", "POST", "/api/users", map[string]any{"name": "mallory", "role": "admin"}, 403, ""},
+		{"t-alice", "PATCH", "/api/users/alice", map[string]any{"role": "admin"}, 403, ""},
+		{"t-alice", "POST", "/api/users/bob/token", nil, 403, ""},
+		{"t-view", "DELETE", "/api/users/carol", nil, 403, ""},
+		{"", "GET", "/api/users", nil, 401, ""},
+		{"t-alice", "GET", "/api/users/me", nil, 200, `"role":"developer"`},
+	}
+	for _, st := range steps {
+		status, body := call(t, srv, st.token, st.method, st.path, st.body)
+		if status != st.status || !strings.Contains(body, st.contains) {
+			t.Errorf("%s %s %s = %d %s; want %d containing %q", st.token, st.method, st.path, status, body, st.status, st.contains)
+		}
+	}
+	// A new token replaces the old one at once.
+	status, body = call(t, srv, "t-admin", "POST", "/api/users/carol/token", nil)
+	if status != 200 {
+		t.Fatalf("new token: %d %s", status, body)
+	}
+	if status, _ := call(t, srv, tok, "GET", "/api/users/me", nil); status != 401 {
+		t.Errorf("the old token still works: %d", status)
+	}
+	if status, _ := call(t, srv, jsonField(t, body, "token"), "GET", "/api/users/me", nil); status != 200 {
+		t.Errorf("the new token does not work: %d", status)
+	}
+	if status, _ := call(t, srv, "t-admin", "DELETE", "/api/users/carol", nil); status != 204 {
+		t.Errorf("delete: %d", status)
 	}
 }

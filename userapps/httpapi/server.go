@@ -39,6 +39,9 @@ type Options struct {
 	// leaves it out.
 	Apps     Apps
 	AppStore AppReader
+	// UserStore serves user management (/api/users, admins only); nil
+	// leaves it out.
+	UserStore userapps.UserStore
 	// Examples are the notebooks new apps can start from.
 	Examples []Example
 	// Handlers are more routes (ServeMux pattern → handler) served behind
@@ -91,6 +94,9 @@ func New(opts Options) (*Server, error) {
 	s.kernelRoutes(api)
 	if opts.Apps != nil && opts.AppStore != nil {
 		s.appRoutes(api)
+	}
+	if opts.UserStore != nil {
+		s.userRoutes(api)
 	}
 	for pattern, h := range opts.Handlers {
 		api.Handle(pattern, h)
