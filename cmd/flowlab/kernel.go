@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -176,7 +178,7 @@ func serveKernel(ctx context.Context, cfg kernelConfig) error {
 		Unrestricted: cfg.unrestricted,
 		ReadWrite:    cellWriteDirs(),
 		ReadOnly:     nonEmpty(cfg.lake),
-		Env:          os.Environ(),
+		Env:          slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "FLOWLAB_TOKEN=") }),
 		Logger:       logger.With("component", "executor"),
 	})
 	if err != nil {

@@ -190,7 +190,9 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 		log.With("component", "broker").Info("embedded Kafka-protocol broker", "addr", b.Addr(), "topics", "alerts")
 		sinkCluster = &taps.Cluster{Brokers: []string{b.Addr()}}
 	}
-	env := os.Environ()
+	// Kernels run users' code: the admin token must not be in their
+	// environment.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "FLOWLAB_TOKEN=") })
 	if lake != "" {
 		env = append(env, "FLOWLAB_LAKE="+lake)
 	}
@@ -418,7 +420,7 @@ func ensureAdmin(ctx context.Context, db *sqlite.DB, token string) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.UpdateUser(ctx, "admin", func(u *userapps.User) error { u.TokenHash = hash; return nil })
+	_, err = db.UpdateUser(ctx, "admin", func(u *userapps.User) error { u.TokenHash, u.Role = hash, userapps.RoleAdmin; return nil })
 	return err
 }
 
@@ -535,6 +537,11 @@ type managerKernels struct {
 var _ httpapi.Kernels = (*managerKernels)(nil)
 
 func (mk *managerKernels) Start(ctx context.Context, req httpapi.KernelRequest) (httpapi.Kernel, error) {
+	if req.Dir == "" {
+		// The notebooks root holds every user's folder: a kernel working
+		// there could read and write them all.
+		return nil, fmt.Errorf("start a kernel: no folder given: %w", userapps.ErrInvalid)
+	}
 	// LocalDir gives the folder holding a path: ask for one inside req.Dir.
 	dir, err := mk.notebooks.LocalDir(path.Join(req.Dir, "notebook.ipynb"))
 	if err != nil {

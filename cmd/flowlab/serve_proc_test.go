@@ -35,8 +35,13 @@ type serveProcess struct {
 // returns at once: the crash test kills it at any moment, starting or not.
 func launchServe(bin, dataDir, token string, extra ...string) (*serveProcess, error) {
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--token", token}, extra...)
+	return launchServeEnv(bin, flowlabtest.Env("FLOWLAB_TOKEN=", "FLOWLAB_LAKE=", "FLOWLAB_TAPS="), args...)
+}
+
+// launchServeEnv starts `flowlab args...` with env.
+func launchServeEnv(bin string, env []string, args ...string) (*serveProcess, error) {
 	cmd := exec.Command(bin, args...)
-	cmd.Env = flowlabtest.Env("FLOWLAB_TOKEN=", "FLOWLAB_LAKE=", "FLOWLAB_TAPS=")
+	cmd.Env = env
 	p := &serveProcess{cmd: cmd, url: make(chan string, 1), done: make(chan struct{})}
 	cmd.Stderr = writerFunc(func(b []byte) (int, error) {
 		p.mu.Lock()

@@ -174,6 +174,7 @@ func TestUsersAPI(t *testing.T) {
 		{"t-admin", "POST", "/api/users", map[string]any{"name": "../x", "role": "viewer"}, 400, ""},
 		{"t-admin", "PATCH", "/api/users/carol", map[string]any{"role": "viewer"}, 200, `"role":"viewer"`},
 		{"t-admin", "DELETE", "/api/users/root", nil, 409, "cannot delete themselves"},
+		{"t-admin", "PATCH", "/api/users/root", map[string]any{"role": "viewer"}, 409, "own role"},
 		{"t-alice", "GET", "/api/users", nil, 403, ""},
 		{"t-alice", "POST", "/api/users", map[string]any{"name": "mallory", "role": "admin"}, 403, ""},
 		{"t-alice", "PATCH", "/api/users/alice", map[string]any{"role": "admin"}, 403, ""},

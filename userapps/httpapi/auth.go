@@ -84,7 +84,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		if from == cookieCredential && !safeMethod(r.Method) && !isWebsocket(r) && !xsrfOK(r) {
+		if from == cookieCredential && !safeMethod(r.Method) && !xsrfOK(r) {
 			s.fail(w, r, fmt.Errorf("%w: a %s authenticated by cookie must repeat the %s cookie in the %s header", userapps.ErrForbidden, r.Method, XSRFCookie, XSRFHeader))
 			return
 		}

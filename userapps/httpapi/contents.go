@@ -412,7 +412,7 @@ func (s *Server) renameContent(w http.ResponseWriter, r *http.Request, p string)
 // checkpoints serves /api/contents/PATH/checkpoints[/ID].
 func (s *Server) checkpoints(w http.ResponseWriter, r *http.Request, p, id string) {
 	ctx := r.Context()
-	write := r.Method != http.MethodGet
+	write := !safeMethod(r.Method)
 	err := s.authorizePath(r, p, write)
 	if err == nil {
 		switch {

@@ -156,6 +156,7 @@ func TestAuthentication(t *testing.T) {
 		{"cookie read", "", "GET", "/api/contents", nil, []func(*http.Request){withCookie(TokenCookie, "t-alice")}, 200},
 		{"cookie write without xsrf", "", "PUT", "/api/contents/alice/n.txt", map[string]any{"type": "file", "content": "x"}, []func(*http.Request){withCookie(TokenCookie, "t-alice")}, 403},
 		{"cookie write with wrong xsrf", "", "PUT", "/api/contents/alice/n.txt", map[string]any{"type": "file", "content": "x"}, []func(*http.Request){withCookie(TokenCookie, "t-alice"), withCookie(XSRFCookie, "abc"), func(r *http.Request) { r.Header.Set(XSRFHeader, "abd") }}, 403},
+		{"cookie write claiming a websocket upgrade", "", "PUT", "/api/contents/alice/n.txt", map[string]any{"type": "file", "content": "x"}, []func(*http.Request){withCookie(TokenCookie, "t-alice"), func(r *http.Request) { r.Header.Set("Upgrade", "websocket") }}, 403},
 		{"cookie write with xsrf", "", "PUT", "/api/contents/alice/n.txt", map[string]any{"type": "file", "content": "x"}, []func(*http.Request){withCookie(TokenCookie, "t-alice"), withCookie(XSRFCookie, "abc"), func(r *http.Request) { r.Header.Set(XSRFHeader, "abc") }}, 201},
 		// Cross-user: developers reach their own folder only.
 		{"bob reads alice", "t-bob", "GET", "/api/contents/alice/n.txt", nil, nil, 403},

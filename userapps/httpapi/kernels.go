@@ -261,11 +261,17 @@ func (s *Server) launch(r *http.Request, spec, contentsPath string) (Kernel, err
 	if _, err := s.spec(spec); err != nil {
 		return nil, err
 	}
-	dir := strings.Trim(path.Dir(strings.Trim(contentsPath, "/")), "/.")
-	if contentsPath != "" {
-		if err := s.authorizePath(r, dir, true); err != nil {
-			return nil, err
+	// The kernel works in the notebook's folder, or in the user's own
+	// folder when no notebook is named (consoles, VS Code): never in the
+	// root, which holds every user's folder.
+	dir := u.Name
+	if p := strings.Trim(contentsPath, "/"); p != "" {
+		if dir = path.Dir(p); dir == "." {
+			dir = u.Name
 		}
+	}
+	if err := s.authorizePath(r, dir, true); err != nil {
+		return nil, err
 	}
 	return s.opts.Kernels.Start(r.Context(), KernelRequest{Spec: spec, Dir: dir, Owner: u.Name})
 }

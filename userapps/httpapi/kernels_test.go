@@ -128,6 +128,15 @@ func TestKernelsAndSessions(t *testing.T) {
 		t.Fatalf("session %s; kernel %+v", body, fk.kernels[sess.Kernel.ID])
 	}
 	kid := sess.Kernel.ID
+	// A kernel started with no notebook works in its user's own folder,
+	// never in the root that holds every user's folder.
+	status, body = call(t, srv, "t-alice", "POST", "/api/kernels", map[string]any{"name": "flowlab-go"})
+	if status != 201 || fk.kernels[jsonField(t, body, "id")].dir != "alice" {
+		t.Fatalf("kernel without a path: %d %s, dir %q", status, body, fk.kernels[jsonField(t, body, "id")].dir)
+	}
+	if status, _ := call(t, srv, "t-alice", "POST", "/api/kernels", map[string]any{"name": "flowlab-go", "path": "bob/x.ipynb"}); status != 403 {
+		t.Errorf("alice started a kernel in bob's folder: %d", status)
+	}
 	// The same path gives the same session.
 	if _, body := call(t, srv, "t-alice", "POST", "/api/sessions", map[string]any{"path": "alice/labs/lab3.ipynb", "kernel": map[string]any{"name": "flowlab-go"}}); jsonField(t, body, "id") != sid {
 		t.Errorf("second session for the same path: %s", body)
@@ -145,7 +154,7 @@ func TestKernelsAndSessions(t *testing.T) {
 		{"t-alice", "GET", "/api/kernels/" + kid, nil, 200, `"last_activity":"2026-01-02T03:04:05.000000Z"`},
 		{"t-alice", "POST", "/api/kernels/" + kid + "/interrupt", nil, 204, ""},
 		{"t-alice", "POST", "/api/kernels/" + kid + "/restart", nil, 200, `"id":"` + kid},
-		{"t-alice", "GET", "/api/status", nil, 200, `"kernels":1`},
+		{"t-alice", "GET", "/api/status", nil, 200, `"kernels":2`},
 		{"t-alice", "POST", "/api/kernels", map[string]any{"name": "no-such-spec"}, 404, "no-such-spec"},
 		// Cross-user: bob neither sees nor touches alice's kernel and session.
 		{"t-bob", "GET", "/api/kernels", nil, 200, `[]`},

@@ -104,6 +104,9 @@ func (s *Server) changeRole(w http.ResponseWriter, r *http.Request) error {
 	if !req.Role.Valid() {
 		return fmt.Errorf("%w: role %q: use admin, developer or viewer", userapps.ErrInvalid, req.Role)
 	}
+	if me, _ := UserFrom(r.Context()); me.Name == r.PathValue("name") {
+		return fmt.Errorf("%w: an admin cannot change their own role; another admin can", userapps.ErrConflict)
+	}
 	u, err := s.opts.UserStore.UpdateUser(r.Context(), r.PathValue("name"), func(u *userapps.User) error {
 		u.Role = req.Role
 		return nil

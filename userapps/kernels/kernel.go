@@ -269,6 +269,9 @@ func (k *Kernel) env() []string {
 		}
 		env = append(out, kv)
 	}
+	// The sandbox lets cells write the temporary directory: each kernel
+	// gets its own, so users' kernels share no files through /tmp.
+	set("TMPDIR=" + k.tmpDir())
 	for _, kv := range k.so.Env {
 		if strings.Contains(kv, "=") {
 			set(kv)
@@ -317,6 +320,9 @@ func (k *Kernel) launch(ctx context.Context, newPorts bool) error {
 		if err := jupyter.WriteConnectionFile(k.connPath, info); err != nil {
 			return err
 		}
+	}
+	if err := os.MkdirAll(k.tmpDir(), 0o700); err != nil {
+		return fmt.Errorf("kernel temporary directory: %w", err)
 	}
 	dir := k.so.Dir
 	if dir == "" {
@@ -709,6 +715,13 @@ func (k *Kernel) finish(reason error) {
 
 func (k *Kernel) cleanupFiles() {
 	os.Remove(k.connPath)
+	os.RemoveAll(k.tmpDir())
+}
+
+// tmpDir is the kernel's private temporary directory, beside its
+// connection file.
+func (k *Kernel) tmpDir() string {
+	return strings.TrimSuffix(k.connPath, ".json") + ".tmp"
 }
 
 // tail keeps the last max bytes written to it (a kernel's stderr).
