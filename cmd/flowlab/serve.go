@@ -155,7 +155,9 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	}
 	defer notebooks.Close()
 
-	runCtx, cancel := context.WithCancel(ctx)
+	// The components outlive the signal: they stop after the HTTP server
+	// has drained, so requests in flight still find kernels and the broker.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	var background []func() error // waited for at shutdown
 
@@ -302,7 +304,12 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	// Long-lived requests (tap streams, kernel websockets, which Shutdown
+	// neither closes nor waits for) end when the drain starts.
+	httpCtx, endRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer endRequests()
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return httpCtx }}
+	srv.RegisterOnShutdown(endRequests)
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(std.out, "flowlab %s serving on %s\n", version, url)
 	fmt.Fprintf(std.out, "    %s/api?token=%s\n", url, token)

@@ -35,6 +35,10 @@ type ChannelsOptions struct {
 	// another origin (see websocket.AcceptOptions); by default only the
 	// server's own origin may open the websocket.
 	OriginPatterns []string
+	// Done, when set, is closed when the kernel is gone for good (shut
+	// down, culled, dead beyond its restarts): the browser gets a dead
+	// status and the websocket closes.
+	Done <-chan struct{}
 	// Activity, when set, is called for every message in either direction,
 	// so the kernel manager's idle culling sees a kernel in use.
 	Activity func()
@@ -90,7 +94,7 @@ func ServeChannels(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 
 	errc := make(chan error, 2)
 	go func() { errc <- b.fromBrowser(ctx) }()
-	go func() { errc <- b.toBrowser(ctx, opts.Events) }()
+	go func() { errc <- b.toBrowser(ctx, opts.Events, opts.Done) }()
 	err = <-errc
 	cancel()
 	<-errc
@@ -143,7 +147,7 @@ func (b *bridge) fromBrowser(ctx context.Context) error {
 
 // toBrowser forwards the kernel's messages, and the lifecycle states the
 // server announces, to the browser.
-func (b *bridge) toBrowser(ctx context.Context, events <-chan string) error {
+func (b *bridge) toBrowser(ctx context.Context, events <-chan string, done <-chan struct{}) error {
 	msgs := make(chan *jupyter.Message, 64)
 	recvErr := make(chan error, 1)
 	go func() {
@@ -171,6 +175,16 @@ func (b *bridge) toBrowser(ctx context.Context, events <-chan string) error {
 				continue
 			}
 			m = b.statusMessage(state)
+		case <-done:
+			// The kernel is gone: say so, then end the websocket.
+			if kind, data, err := encodeFrame(b.v1, b.statusMessage(StateDead)); err == nil {
+				typ := websocket.MessageText
+				if kind == binaryFrame {
+					typ = websocket.MessageBinary
+				}
+				_ = b.conn.Write(ctx, typ, data)
+			}
+			return context.Canceled
 		case err := <-recvErr:
 			return err
 		case <-ctx.Done():

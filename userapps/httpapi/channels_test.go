@@ -251,3 +251,30 @@ func TestChannelsClientClose(t *testing.T) {
 		})
 	}
 }
+
+// TestChannelsEndWithTheKernel checks that a websocket whose kernel is gone
+// for good gets a dead status and is closed, instead of staying open.
+func TestChannelsEndWithTheKernel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a kernel process")
+	}
+	k := flowlabtest.StartKernel(t, nil)
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = ServeChannels(r.Context(), w, r, ChannelsOptions{Connection: k.Connection, SessionID: "browser-1", Done: done})
+	}))
+	t.Cleanup(srv.Close)
+	c := dialChannels(t, srv, false)
+	close(done)
+	msgs := c.recv(func(m *jupyter.Message) bool {
+		return m.Type() == "status" && strings.Contains(string(m.Content), StateDead)
+	})
+	if last := msgs[len(msgs)-1]; last.Header.Session != "browser-1" {
+		t.Errorf("dead status with session %q", last.Header.Session)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, _, err := c.conn.Read(ctx); err == nil || ctx.Err() != nil {
+		t.Errorf("the websocket stayed open after the kernel ended: %v", err)
+	}
+}

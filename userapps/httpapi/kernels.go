@@ -61,6 +61,8 @@ type Kernel interface {
 	Subscribe() (states <-chan string, cancel func())
 	// Touch records activity (websocket traffic) for idle culling.
 	Touch()
+	// Done is closed when the kernel has stopped for good.
+	Done() <-chan struct{}
 }
 
 // KernelSpec is a kernelspec the server offers.
@@ -334,13 +336,18 @@ func (s *Server) kernelChannels(w http.ResponseWriter, r *http.Request) error {
 	s.reg.mu.Unlock()
 	defer func() {
 		s.reg.mu.Lock()
-		s.reg.connections[k.ID()]--
+		// forgetKernel may have dropped the count of a kernel shut down
+		// while this websocket was open.
+		if n, ok := s.reg.connections[k.ID()]; ok && n > 0 {
+			s.reg.connections[k.ID()] = n - 1
+		}
 		s.reg.mu.Unlock()
 	}()
 	err = ServeChannels(r.Context(), w, r, ChannelsOptions{
 		Connection:     k.ConnectionInfo(),
 		SessionID:      r.URL.Query().Get("session_id"),
 		Events:         states,
+		Done:           k.Done(),
 		Activity:       k.Touch,
 		OriginPatterns: s.opts.OriginPatterns,
 		Logger:         s.log,
@@ -529,6 +536,7 @@ func (s *Server) patchSession(w http.ResponseWriter, r *http.Request) error {
 	if req.Type != "" {
 		ss.Type = req.Type
 	}
+	oldKernel := ss.KernelID
 	if req.Kernel != nil {
 		k, err := s.sessionKernel(r, req, ss.Path)
 		if err != nil {
@@ -537,14 +545,47 @@ func (s *Server) patchSession(w http.ResponseWriter, r *http.Request) error {
 		ss.KernelID = k.ID()
 	}
 	s.reg.mu.Lock()
-	s.reg.sessions[ss.ID] = ss
+	_, exists := s.reg.sessions[ss.ID]
+	if exists {
+		s.reg.sessions[ss.ID] = ss
+	}
 	s.reg.mu.Unlock()
+	if !exists {
+		// Deleted while this request ran: do not bring it back.
+		if ss.KernelID != oldKernel {
+			s.shutdownUnused(r.Context(), ss.KernelID)
+		}
+		return fmt.Errorf("session %s: %w", ss.ID, userapps.ErrNotFound)
+	}
+	if ss.KernelID != oldKernel {
+		// Changing a session's kernel ends the old one, as Jupyter does,
+		// unless another session still uses it.
+		s.shutdownUnused(r.Context(), oldKernel)
+	}
 	m, err := s.sessionModel(ss)
 	if err != nil {
 		return err
 	}
 	s.writeJSON(w, http.StatusOK, m)
 	return nil
+}
+
+// shutdownUnused shuts a kernel down unless a session still uses it.
+func (s *Server) shutdownUnused(ctx context.Context, id string) {
+	s.reg.mu.Lock()
+	for _, ss := range s.reg.sessions {
+		if ss.KernelID == id {
+			s.reg.mu.Unlock()
+			return
+		}
+	}
+	s.reg.mu.Unlock()
+	if k, err := s.opts.Kernels.Get(id); err == nil {
+		if err := k.Shutdown(ctx); err != nil {
+			s.log.Warn("shut down a session's former kernel", "kernel", id, "err", err)
+		}
+		s.forgetKernel(id)
+	}
 }
 
 // deleteSession ends a session and shuts its kernel down.

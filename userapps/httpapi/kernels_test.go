@@ -74,6 +74,7 @@ func (k *fakeKernel) Restart(context.Context) error          { k.record("restart
 func (k *fakeKernel) Shutdown(context.Context) error         { k.record("shutdown"); return nil }
 func (k *fakeKernel) Subscribe() (<-chan string, func())     { return nil, func() {} }
 func (k *fakeKernel) Touch()                                 {}
+func (k *fakeKernel) Done() <-chan struct{}                  { return nil }
 
 func newKernelServer(t *testing.T) (*httptest.Server, *fakeKernels) {
 	t.Helper()
@@ -150,6 +151,7 @@ func TestKernelsAndSessions(t *testing.T) {
 		{"t-alice", "GET", "/api/sessions", nil, 200, `"id":"` + sid},
 		{"t-alice", "GET", "/api/sessions/" + sid, nil, 200, `"execution_state":"idle"`},
 		{"t-alice", "PATCH", "/api/sessions/" + sid, map[string]any{"path": "alice/labs/renamed.ipynb"}, 200, `"path":"alice/labs/renamed.ipynb"`},
+		{"t-alice", "PATCH", "/api/sessions/" + sid, map[string]any{"kernel": map[string]any{"id": kid}}, 200, `"id":"` + kid},
 		{"t-alice", "GET", "/api/kernels", nil, 200, `"id":"` + kid},
 		{"t-alice", "GET", "/api/kernels/" + kid, nil, 200, `"last_activity":"2026-01-02T03:04:05.000000Z"`},
 		{"t-alice", "POST", "/api/kernels/" + kid + "/interrupt", nil, 204, ""},
@@ -193,5 +195,34 @@ func TestKernelsAndSessions(t *testing.T) {
 	}
 	if got := strings.Join(fk.kernels[kid].calls, ","); got != "interrupt,restart,shutdown" {
 		t.Errorf("kernel calls %s, want interrupt,restart,shutdown (and none from bob or the viewer)", got)
+	}
+}
+
+// TestSessionKernelChange checks that switching a session's kernel ends the
+// old one, as JupyterLab's "Change kernel" expects.
+func TestSessionKernelChange(t *testing.T) {
+	srv, fk := newKernelServer(t)
+	status, body := call(t, srv, "t-alice", "POST", "/api/sessions", map[string]any{"path": "alice/a.ipynb", "kernel": map[string]any{"name": "flowlab-go"}})
+	if status != 201 {
+		t.Fatalf("create session: %d %s", status, body)
+	}
+	sid := jsonField(t, body, "id")
+	var first string
+	for id := range fk.kernels {
+		first = id
+	}
+	status, body = call(t, srv, "t-alice", "PATCH", "/api/sessions/"+sid, map[string]any{"kernel": map[string]any{"name": "flowlab-go"}})
+	if status != 200 || strings.Contains(body, `"id":"`+first+`"`) {
+		t.Fatalf("change kernel: %d %s", status, body)
+	}
+	if got := strings.Join(fk.kernels[first].calls, ","); got != "shutdown" {
+		t.Errorf("the former kernel got %q, want shutdown", got)
+	}
+	// A deleted session is not brought back by a late PATCH.
+	if status, _ := call(t, srv, "t-alice", "DELETE", "/api/sessions/"+sid, nil); status != 204 {
+		t.Fatal(status)
+	}
+	if status, _ := call(t, srv, "t-alice", "PATCH", "/api/sessions/"+sid, map[string]any{"name": "x"}); status != 404 {
+		t.Errorf("PATCH of a deleted session: %d, want 404", status)
 	}
 }
