@@ -204,3 +204,20 @@ func TestUsersAPI(t *testing.T) {
 		t.Errorf("delete: %d", status)
 	}
 }
+
+func TestLandingPage(t *testing.T) {
+	srv := newAppServer(t)
+	if status, _ := call(t, srv, "t-alice", "POST", "/api/apps", map[string]any{"name": "mine<script>"}); status != 400 {
+		// names are validated; the page escapes anyway
+		t.Logf("app name with markup: %d", status)
+	}
+	call(t, srv, "t-alice", "POST", "/api/apps", map[string]any{"name": "portscan"})
+	call(t, srv, "t-bob", "POST", "/api/apps", map[string]any{"name": "bobs-app"})
+	status, body := call(t, srv, "", "GET", "/?token=t-alice", nil)
+	if status != 200 || !strings.Contains(body, "<b>alice</b>") || !strings.Contains(body, "portscan") || strings.Contains(body, "bobs-app") {
+		t.Errorf("landing page for alice: %d\n%s", status, body)
+	}
+	if status, _ := call(t, srv, "", "GET", "/", nil); status != 401 {
+		t.Errorf("landing page without a token: %d, want 401", status)
+	}
+}

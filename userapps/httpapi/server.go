@@ -104,6 +104,7 @@ func New(opts Options) (*Server, error) {
 	s.mux.Handle("/api/", s.authenticate(api))
 	s.mux.Handle("/api", s.authenticate(api))
 	s.mux.Handle("/kernelspecs/", s.authenticate(api))
+	s.mux.Handle("GET /{$}", s.authenticate(s.h(s.landing)))
 	s.root = s.instrument(api)
 	return s, nil
 }
