@@ -60,6 +60,13 @@ func (k *appKernel) Done() <-chan struct{} { return k.done }
 func (k *appKernel) Err() error            { return nil }
 
 func newAppServer(t *testing.T) *httptest.Server {
+	srv, _ := newAppServerKernels(t)
+	return srv
+}
+
+// newAppServerKernels is newAppServer with the Jupyter kernels API on a
+// fake kernel manager.
+func newAppServerKernels(t *testing.T) (*httptest.Server, *fakeKernels) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, t.TempDir()+"/flowlab.db", sqlite.Options{})
@@ -83,8 +90,10 @@ func newAppServer(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fk := &fakeKernels{kernels: map[string]*fakeKernel{}}
 	s, err := New(Options{
 		Users: db, Contents: nb, Apps: svc, AppStore: db, UserStore: db,
+		Kernels: fk, Specs: []KernelSpec{{Name: "flowlab-go", Spec: map[string]any{"language": "go"}}},
 		Examples: []Example{{Name: "lab1-jupyter-basics", Notebook: []byte(`{"cells":[],"metadata":{},"nbformat":4,"nbformat_minor":5}`)}},
 	})
 	if err != nil {
@@ -92,7 +101,7 @@ func newAppServer(t *testing.T) *httptest.Server {
 	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, fk
 }
 
 func TestAppsAPI(t *testing.T) {
@@ -149,7 +158,7 @@ func TestAppsAPI(t *testing.T) {
 }
 
 func TestUsersAPI(t *testing.T) {
-	srv := newAppServer(t)
+	srv, fk := newAppServerKernels(t)
 	status, body := call(t, srv, "t-admin", "POST", "/api/users", map[string]any{"name": "carol", "role": "developer"})
 	if status != 201 || !strings.Contains(body, `"role":"developer"`) {
 		t.Fatalf("create user: %d %s", status, body)
@@ -189,7 +198,14 @@ func TestUsersAPI(t *testing.T) {
 			t.Errorf("%s %s %s = %d %s; want %d containing %q", st.token, st.method, st.path, status, body, st.status, st.contains)
 		}
 	}
-	// A new token replaces the old one at once.
+	// A new token replaces the old one at once, and ends what the old one
+	// started.
+	call(t, srv, "t-admin", "PATCH", "/api/users/carol", map[string]any{"role": "developer"})
+	status, body = call(t, srv, tok, "POST", "/api/kernels", map[string]any{"name": "flowlab-go"})
+	if status != 201 {
+		t.Fatalf("carol starts a kernel: %d %s", status, body)
+	}
+	carolKernel := fk.kernels[jsonField(t, body, "id")]
 	status, body = call(t, srv, "t-admin", "POST", "/api/users/carol/token", nil)
 	if status != 200 {
 		t.Fatalf("new token: %d %s", status, body)
@@ -199,6 +215,9 @@ func TestUsersAPI(t *testing.T) {
 	}
 	if status, _ := call(t, srv, jsonField(t, body, "token"), "GET", "/api/users/me", nil); status != 200 {
 		t.Errorf("the new token does not work: %d", status)
+	}
+	if got := strings.Join(carolKernel.calls, ","); got != "shutdown" {
+		t.Errorf("the revoked token's kernel got %q, want shutdown", got)
 	}
 	if status, _ := call(t, srv, "t-admin", "DELETE", "/api/users/carol", nil); status != 204 {
 		t.Errorf("delete: %d", status)

@@ -95,6 +95,16 @@ func cutCheckpoints(p string) (file, id string, ok bool) {
 // folder named after them. Admins reach everything, viewers read
 // everything, developers reach their own folder only.
 func (s *Server) authorizePath(r *http.Request, p string, write bool) error {
+	// The folder rule compares path prefixes, so it only holds for clean
+	// paths: refuse "..", ".", empty components and absolute paths here
+	// rather than trust every store to.
+	if p != "" {
+		for _, c := range strings.Split(p, "/") {
+			if c == "" || c == "." || c == ".." {
+				return fmt.Errorf("%w: path %q: use a relative path without empty, \".\" or \"..\" components", userapps.ErrInvalid, p)
+			}
+		}
+	}
 	u, _ := UserFrom(r.Context())
 	switch u.Role {
 	case userapps.RoleAdmin:

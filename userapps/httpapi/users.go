@@ -129,6 +129,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opts.UserStore.DeleteUser(r.Context(), r.PathValue("name")); err != nil {
 		return err
 	}
+	s.endKernelsOf(r, r.PathValue("name"))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -149,8 +150,28 @@ func (s *Server) newToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Whoever held the old token may have kernels running: they end too.
+	s.endKernelsOf(r, u.Name)
 	m := userModel(u)
 	m["token"] = tok
 	s.writeJSON(w, http.StatusOK, m)
 	return nil
+}
+
+// endKernelsOf shuts down the kernels a user started (their websockets end
+// with them): after a token is revoked or the user removed, nothing they
+// opened keeps running code.
+func (s *Server) endKernelsOf(r *http.Request, name string) {
+	if s.opts.Kernels == nil {
+		return
+	}
+	for _, k := range s.opts.Kernels.List() {
+		if k.Owner() != name {
+			continue
+		}
+		if err := k.Shutdown(r.Context()); err != nil {
+			s.log.Warn("shut down a revoked user's kernel", "user", name, "kernel", k.ID(), "err", err)
+		}
+		s.forgetKernel(k.ID())
+	}
 }
