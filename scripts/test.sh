@@ -64,6 +64,9 @@ fi
 step "build"
 mkdir -p bin
 go build -o bin/flowlab ./cmd/flowlab
+# The kernel-only build (no server, ingest or demo commands): what
+# BENCHMARKS.md measures as the lean kernel. It must keep compiling.
+go build -tags kernelonly -o bin/flowlab-kernel ./cmd/flowlab
 export FLOWLAB_BIN=$ROOT/bin/flowlab
 
 step "go test"
