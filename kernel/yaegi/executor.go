@@ -825,25 +825,20 @@ func (e *Executor) runStmts(ctx context.Context, src *source, c chunk) error {
 	return nil
 }
 
-// dependentGroups cuts a run of statements before each statement that uses
-// a name an earlier statement of its group defines. Top-level definitions
-// become package-level variables, and yaegi's global type analysis cannot
-// order a definition that reads another one defined by a call into a
-// compiled package (h := IO.List(p); last := h[len(h)-1]) in one program;
-// compiled one after the other they work, which is what the cell means.
+// dependentGroups cuts a run of statements before each statement that
+// indexes a name an earlier statement of its group defines. Top-level
+// definitions become package-level variables, and yaegi's global type
+// analysis cannot type an index of a variable defined by a call into a
+// compiled package in the same program (h := IO.List(p); last :=
+// h[len(h)-1]); compiled after it ran, typeIndexes can. Other statements
+// stay together: each extra program is an extra Execute, which resizes the
+// interpreter's globals under any goroutine a cell started.
 func dependentGroups(items []*parsedItem) [][]*parsedItem {
 	var groups [][]*parsedItem
 	var cur []*parsedItem
 	defined := map[string]bool{}
 	for _, it := range items {
-		uses := false
-		for name := range it.refs {
-			if defined[name] {
-				uses = true
-				break
-			}
-		}
-		if uses && len(cur) > 0 {
+		if len(cur) > 0 && indexesAny(it.stmts, defined) {
 			groups = append(groups, cur)
 			cur, defined = nil, map[string]bool{}
 		}
@@ -856,6 +851,29 @@ func dependentGroups(items []*parsedItem) [][]*parsedItem {
 		groups = append(groups, cur)
 	}
 	return groups
+}
+
+// indexesAny reports whether the statements index (x[i]) one of names,
+// outside function literals.
+func indexesAny(stmts []ast.Stmt, names map[string]bool) bool {
+	if len(names) == 0 {
+		return false
+	}
+	found := false
+	for _, st := range stmts {
+		ast.Inspect(st, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.FuncLit:
+				return false
+			case *ast.IndexExpr:
+				if id, ok := n.X.(*ast.Ident); ok && names[id.Name] {
+					found = true
+				}
+			}
+			return !found
+		})
+	}
+	return found
 }
 
 // stmtDefIsInt tells whether name, defined by := in item it, is an integer.
