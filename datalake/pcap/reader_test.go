@@ -3,7 +3,6 @@ package pcap_test
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,9 +12,8 @@ import (
 
 	"github.com/flowlab/flowlab/datalake/flowtable"
 	"github.com/flowlab/flowlab/datalake/pcap"
+	"github.com/flowlab/flowlab/internal/flowlabtest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // corpus is the shared capture set copied into the repository.
 const corpus = "../../testdata/pcaps"
@@ -93,21 +91,11 @@ func TestCorpusGolden(t *testing.T) {
 	golden(t, "testdata/corpus.golden", b.String())
 }
 
+// golden compares got with the golden file at path (go test -update
+// rewrites it).
 func golden(t *testing.T, path, got string) {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	flowlabtest.Golden(t, path, got)
 }
 
 // TestDamagedFiles checks the errors for each kind of damage: the sentinel,
