@@ -177,6 +177,7 @@ type fakeExecutor struct {
 	ran   []string
 	reset int
 	sink  func(stream, text string)
+	gate  chan struct{} // opened by tests that need requests queued
 }
 
 var _ Executor = (*fakeExecutor)(nil)
@@ -199,6 +200,11 @@ func (f *fakeExecutor) Execute(ctx context.Context, cell Cell) (Result, error) {
 	case "block":
 		<-ctx.Done()
 		return Result{}, Interrupted()
+	case "gatedfail":
+		// fails once the test opens the gate: requests sent meanwhile are
+		// queued behind it
+		<-f.gate
+		return Result{}, &CellError{Name: "panic", Value: arg, Traceback: []string{"panic: " + arg}}
 	case "input":
 		if cell.Input == nil {
 			return Result{}, &CellError{Name: "StdinError", Value: ErrStdinNotAllowed.Error(), Traceback: []string{"x"}}
@@ -360,13 +366,19 @@ func TestBrokenExecutorIsAKernelErrorNotACrash(t *testing.T) {
 
 func TestStopOnErrorAbortsQueuedExecutes(t *testing.T) {
 	_, w, ex := startSession(t, Options{})
-	first := w.request(t, jupyter.Shell, "execute_request", map[string]any{"code": "fail:x", "stop_on_error": true, "store_history": true})
+	ex.gate = make(chan struct{})
+	first := w.request(t, jupyter.Shell, "execute_request", map[string]any{"code": "gatedfail:x", "stop_on_error": true, "store_history": true})
 	second := w.request(t, jupyter.Shell, "execute_request", map[string]any{"code": "value:never", "stop_on_error": true, "store_history": true})
 	info := w.request(t, jupyter.Shell, "kernel_info_request", nil)
 	third := w.request(t, jupyter.Shell, "execute_request", map[string]any{"code": "value:never2", "stop_on_error": true, "store_history": true})
-	for _, m := range []*jupyter.Message{first, second, info, third} {
+	// The first cell runs until the others are queued behind it, as with
+	// "Run All" behind a slow failing cell.
+	w.shell <- first
+	w.waitFor(t, func(m *jupyter.Message) bool { return m.Type() == "execute_input" && m.ParentID() == first.Header.MsgID })
+	for _, m := range []*jupyter.Message{second, info, third} {
 		w.shell <- m
 	}
+	close(ex.gate)
 	for _, m := range []*jupyter.Message{second, third} {
 		msgs := w.idle(t, m)
 		if got := types(msgs); got != "busy,execute_reply,idle" {
