@@ -374,7 +374,9 @@ func TestStopOnErrorAbortsQueuedExecutes(t *testing.T) {
 	// The first cell runs until the others are queued behind it, as with
 	// "Run All" behind a slow failing cell.
 	w.shell <- first
-	w.waitFor(t, func(m *jupyter.Message) bool { return m.Type() == "execute_input" && m.ParentID() == first.Header.MsgID })
+	w.waitFor(t, func(m *jupyter.Message) bool {
+		return m.Type() == "execute_input" && m.ParentID() == first.Header.MsgID
+	})
 	for _, m := range []*jupyter.Message{second, info, third} {
 		w.shell <- m
 	}
