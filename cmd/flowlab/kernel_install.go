@@ -55,6 +55,10 @@ go install), not from 'go run', whose binary is deleted when it exits.`)
 	if strings.Contains(exe, string(filepath.Separator)+"go-build") {
 		return fmt.Errorf("this binary (%s) was built by 'go run' and is deleted when it exits; build it first: go build -o bin/flowlab ./cmd/flowlab && bin/flowlab kernel install", exe)
 	}
+	kbin, err := findKernelBinary(exe, "")
+	if err != nil {
+		return err
+	}
 	lakeDir := *lake
 	if lakeDir != "" {
 		if lakeDir, err = filepath.Abs(lakeDir); err != nil {
@@ -65,7 +69,7 @@ go install), not from 'go run', whose binary is deleted when it exits.`)
 	if *unrestricted {
 		extra = append(extra, "--unrestricted")
 	}
-	spec := kernel.NewSpec(exe, lakeDir, extra...)
+	spec := kernel.NewSpec(kbin.path, lakeDir, extra...)
 	if *display != "" {
 		spec.DisplayName = *display
 	}
@@ -76,6 +80,6 @@ go install), not from 'go run', whose binary is deleted when it exits.`)
 	if err := kernel.InstallSpec(dir, spec); err != nil {
 		return err
 	}
-	fmt.Fprintf(std.out, "Installed kernelspec %s in %s\n", *name, dir)
+	fmt.Fprintf(std.out, "Installed kernelspec %s in %s (runs %s: %s)\n", *name, dir, kbin.path, kbin.reason)
 	return nil
 }

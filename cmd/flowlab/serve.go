@@ -61,6 +61,7 @@ type serveConfig struct {
 	logFormat  string
 	origins    []string
 	sinks      []string // datasink names; their topics are on the first tap's cluster
+	kernelBin  string   // the program kernels run; "" picks one (findKernelBinary)
 }
 
 func runServe(ctx context.Context, std streams, args []string) error {
@@ -87,6 +88,7 @@ on --broker-addr, and the example labs loaded as apps of the admin user.`)
 	idle := fs.Duration("cull-idle", 0, "shut down kernels idle this long (0: never)")
 	sinks := fs.String("datasinks", "", "comma-separated datasink `names` accepted at POST /api/datasink/NAME, written to the lake through Kafka topics datasink.NAME on the cluster of the first tap (--demo adds DEVWKS-2612)")
 	origins := fs.String("allow-origin", "", "comma-separated `hosts` whose pages may open kernel websockets besides this server's")
+	kernelBin := fs.String("kernel-binary", "", "`program` that runs kernels (default: "+kernelBinaryName+" beside this binary when from the same build, else this binary)")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "log `format` on stderr: text (key=value) or json (one object a line)")
 	fs.String("config", "", "JSON `file` of settings named like these flags, e.g. {\"addr\": \"0.0.0.0:8888\", \"data-dir\": \"/data\", \"taps\": {...}}; flags given on the command line win")
@@ -104,7 +106,7 @@ on --broker-addr, and the example labs loaded as apps of the admin user.`)
 		return usagef("--log-format: %q is neither text nor json", *logFormat)
 	}
 	cfg := serveConfig{addr: *addr, dataDir: *dataDir, token: *token, lake: *lake, demo: *demoMode,
-		brokerAddr: *brokerAddr, tapsConfig: *tapsConfig, idle: *idle, level: level, logFormat: *logFormat}
+		brokerAddr: *brokerAddr, tapsConfig: *tapsConfig, idle: *idle, level: level, logFormat: *logFormat, kernelBin: *kernelBin}
 	if *origins != "" {
 		cfg.origins = strings.Split(*origins, ",")
 	}
@@ -221,12 +223,20 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
+	if exe, err = filepath.EvalSymlinks(exe); err != nil {
+		return err
+	}
+	kbin, err := findKernelBinary(exe, cfg.kernelBin)
+	if err != nil {
+		return fmt.Errorf("--kernel-binary: %w", err)
+	}
+	log.Info("kernel binary", "path", kbin.path, "why", kbin.reason)
 	// The metrics read the manager's kernels at each scrape and count its
 	// events; mgr is set before the first scrape or event.
 	var mgr *kernels.Manager
 	met := metrics.New(metrics.Options{KernelStatuses: func() []string { return kernelStatuses(mgr) }})
 	mgr, err = kernels.New(kernels.Options{
-		Binary:      exe,
+		Binary:      kbin.path,
 		RuntimeDir:  filepath.Join(dataDir, "runtime"),
 		Lake:        lake,
 		Env:         env,
