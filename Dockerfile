@@ -12,8 +12,12 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
+# flowlab-kernel is the kernel-only build (no server, ingest or broker): the
+# server runs it for every app's kernel when it sits beside flowlab, which
+# halves a kernel's resident memory (BENCHMARKS.md).
 RUN CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/flowlab ./cmd/flowlab \
- && /out/flowlab help >/dev/null
+ && CGO_ENABLED=1 go build -trimpath -tags kernelonly -ldflags "-s -w -X main.version=${VERSION}" -o /out/flowlab-kernel ./cmd/flowlab \
+ && /out/flowlab help >/dev/null && /out/flowlab-kernel help >/dev/null
 
 # Runtime: the binary needs glibc and libstdc++ (DuckDB); ca-certificates
 # for Kafka over TLS, tzdata for schedules in IANA time zones.
@@ -28,7 +32,7 @@ RUN groupadd --system --gid 10001 flowlab \
  && useradd --system --uid 10001 --gid flowlab --home-dir /data --shell /usr/sbin/nologin flowlab \
  && mkdir -p /data/lake \
  && chown -R flowlab:flowlab /data
-COPY --from=build /out/flowlab /usr/local/bin/flowlab
+COPY --from=build /out/flowlab /out/flowlab-kernel /usr/local/bin/
 USER flowlab
 WORKDIR /data
 ENV FLOWLAB_LAKE=/data/lake
