@@ -1,6 +1,9 @@
 // Command kernel benchmarks the flowlab Go kernel against Debian's python3
 // ipykernel in one invocation, driving both through flowlab's own Jupyter
-// client so the client costs the same on each side:
+// client so the client costs the same on each side. The kernel is measured
+// as deployed, the kernel-only build (flowlab-kernel, -tags kernelonly, which
+// `flowlab serve` and `flowlab kernel install` use when it is beside
+// flowlab), and, for comparison, as the full flowlab binary:
 //
 //   - start: process start to the first kernel_info_reply (median of -starts)
 //   - trivial cell round trip: execute_request to execute_reply and idle,
@@ -8,7 +11,7 @@
 //   - a 10M-iteration loop cell
 //   - resident memory (VmRSS) right after start
 //
-// Usage: go run ./bench/kernel [-flowlab BIN] [-starts 30] [-cells 2000]
+// Usage: go run ./bench/kernel [-kernel BIN] [-flowlab BIN|none] [-starts 30] [-cells 2000]
 // Results go to stdout as a Markdown table for BENCHMARKS.md.
 package main
 
@@ -39,12 +42,13 @@ type kernelSpec struct {
 }
 
 func main() {
-	bin := flag.String("flowlab", "", "flowlab binary (default: build ./cmd/flowlab)")
+	kernelBin := flag.String("kernel", "", "kernel-only flowlab binary (default: build ./cmd/flowlab with -tags kernelonly)")
+	bin := flag.String("flowlab", "", "full flowlab binary, measured for comparison (default: build ./cmd/flowlab; none: skip)")
 	starts := flag.Int("starts", 30, "kernel starts to time")
 	cells := flag.Int("cells", 2000, "trivial cells to time")
 	loops := flag.Int("loops", 3, "runs of the 10M-iteration loop cell")
 	flag.Parse()
-	if err := run(*bin, *starts, *cells, *loops); err != nil {
+	if err := run(*kernelBin, *bin, *starts, *cells, *loops); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/kernel:", err)
 		os.Exit(1)
 	}
@@ -58,24 +62,37 @@ type result struct {
 	loopValue string
 }
 
-func run(bin string, starts, cells, loops int) error {
-	if bin == "" {
-		dir, err := os.MkdirTemp("", "bench-kernel-")
-		if err != nil {
+func run(kernelBin, bin string, starts, cells, loops int) error {
+	dir, err := os.MkdirTemp("", "bench-kernel-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	build := func(path string, tags ...string) error {
+		args := append([]string{"build", "-o", path}, tags...)
+		cmd := exec.Command("go", append(args, "./cmd/flowlab")...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("go %s: %w", strings.Join(cmd.Args[1:], " "), err)
+		}
+		return nil
+	}
+	if kernelBin == "" {
+		kernelBin = filepath.Join(dir, "flowlab-kernel")
+		if err := build(kernelBin, "-tags", "kernelonly"); err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
+	}
+	if bin == "" {
 		bin = filepath.Join(dir, "flowlab")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/flowlab")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build flowlab: %w", err)
+		if err := build(bin); err != nil {
+			return err
 		}
 	}
 	specs := []kernelSpec{
 		{
-			name:     "flowlab (Go, yaegi)",
-			argv:     func(f string) []string { return []string{bin, "kernel", "-f", f} },
+			name:     "flowlab-kernel (Go, yaegi)",
+			argv:     func(f string) []string { return []string{kernelBin, "kernel", "-f", f} },
 			trivial:  "1",
 			loop:     "s := 0\nfor i := 0; i < 10000000; i++ { s += i }\ns",
 			loopWant: "49999995000000",
@@ -87,6 +104,12 @@ func run(bin string, starts, cells, loops int) error {
 			loop:     "s = 0\nfor i in range(10_000_000):\n    s += i\ns",
 			loopWant: "49999995000000",
 		},
+	}
+	if bin != "none" {
+		full := specs[0]
+		full.name = "flowlab, full binary"
+		full.argv = func(f string) []string { return []string{bin, "kernel", "-f", f} }
+		specs = append(specs, full)
 	}
 	results := make([]result, len(specs))
 	for i, spec := range specs {
@@ -278,10 +301,19 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/1e6) 
 func report(specs []kernelSpec, rs []result, starts, cells int) {
 	host, _ := os.Hostname()
 	fmt.Printf("bench/kernel — %s, %d CPUs, %s, %s\n\n", runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), runtime.Version(), host)
-	fmt.Printf("| measure | %s | %s | ratio (ipykernel / flowlab) |\n|---|---|---|---|\n", specs[0].name, specs[1].name)
+	// Columns: ours, the peer, their ratio, then any further builds of ours.
+	fmt.Printf("| measure | %s | %s | ratio (ipykernel / flowlab) |", specs[0].name, specs[1].name)
+	for _, s := range specs[2:] {
+		fmt.Printf(" %s |", s.name)
+	}
+	fmt.Printf("\n|---|---|---|---|%s\n", strings.Repeat("---|", len(specs)-2))
 	row := func(name string, f func(result) time.Duration) {
 		a, b := f(rs[0]), f(rs[1])
-		fmt.Printf("| %s | %s | %s | %.1f× |\n", name, ms(a), ms(b), float64(b)/float64(a))
+		fmt.Printf("| %s | %s | %s | %.1f× |", name, ms(a), ms(b), float64(b)/float64(a))
+		for _, r := range rs[2:] {
+			fmt.Printf(" %s |", ms(f(r)))
+		}
+		fmt.Println()
 	}
 	row(fmt.Sprintf("start → first kernel_info_reply, p50 of %d", starts), func(r result) time.Duration { return pct(r.start, 0.5) })
 	row("start, min", func(r result) time.Duration { return pct(r.start, 0) })
@@ -289,6 +321,10 @@ func report(specs []kernelSpec, rs []result, starts, cells int) {
 	row(fmt.Sprintf("trivial cell round trip, p50 of %d", cells), func(r result) time.Duration { return pct(r.cell, 0.5) })
 	row("trivial cell round trip, p99", func(r result) time.Duration { return pct(r.cell, 0.99) })
 	row("10M-iteration loop cell, median", func(r result) time.Duration { return pct(r.loop, 0.5) })
-	a, b := medianInt(rs[0].rss), medianInt(rs[1].rss)
-	fmt.Printf("| RSS after start (VmRSS, median) | %.1f MB | %.1f MB | %.1f× |\n", float64(a)/1024, float64(b)/1024, float64(b)/float64(a))
+	mb := func(r result) float64 { return float64(medianInt(r.rss)) / 1024 }
+	fmt.Printf("| RSS after start (VmRSS, median) | %.1f MB | %.1f MB | %.1f× |", mb(rs[0]), mb(rs[1]), mb(rs[1])/mb(rs[0]))
+	for _, r := range rs[2:] {
+		fmt.Printf(" %.1f MB |", mb(r))
+	}
+	fmt.Println()
 }

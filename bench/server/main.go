@@ -54,7 +54,7 @@ type config struct {
 
 func main() {
 	var c config
-	flag.StringVar(&c.flowlab, "flowlab", "", "flowlab `binary` (default: build ./cmd/flowlab)")
+	flag.StringVar(&c.flowlab, "flowlab", "", "flowlab `binary` (default: build ./cmd/flowlab, and flowlab-kernel with -tags kernelonly beside it, as deployed)")
 	flag.StringVar(&c.python, "python", "/usr/bin/python3", "Debian's `python` with jupyter_server and ipykernel")
 	flag.IntVar(&c.cells, "cells", 500, "timed trivial cells per server")
 	flag.IntVar(&c.warmup, "warmup", 50, "untimed cells per server first")
@@ -111,12 +111,16 @@ func run(ctx context.Context, c config) error {
 	}
 	defer os.RemoveAll(tmp)
 	if c.flowlab == "" {
+		// The server runs its kernels with the kernel-only build when it
+		// finds it beside itself (docs/deploy.md), as the image ships them.
 		c.flowlab = filepath.Join(tmp, "flowlab")
-		progress("building ./cmd/flowlab")
-		build := exec.CommandContext(ctx, "go", "build", "-o", c.flowlab, "./cmd/flowlab")
-		build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("go build: %w", err)
+		for _, b := range []struct{ out, tags string }{{c.flowlab, ""}, {filepath.Join(tmp, "flowlab-kernel"), "kernelonly"}} {
+			progress("building ./cmd/flowlab -tags=" + b.tags + " -o " + filepath.Base(b.out))
+			build := exec.CommandContext(ctx, "go", "build", "-tags="+b.tags, "-o", b.out, "./cmd/flowlab")
+			build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+			if err := build.Run(); err != nil {
+				return fmt.Errorf("go build: %w", err)
+			}
 		}
 	}
 
