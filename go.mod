@@ -8,12 +8,11 @@ require (
 	github.com/duckdb/duckdb-go/v2 v2.10506.0
 	github.com/go-zeromq/zmq4 v0.17.0
 	github.com/gopacket/gopacket v1.7.7
+	github.com/robfig/cron/v3 v3.0.1
 	github.com/traefik/yaegi v0.16.1
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
 	modernc.org/sqlite v1.61.1
 )
-
-require github.com/robfig/cron/v3 v3.0.1 // indirect
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
