@@ -29,12 +29,10 @@ import (
 	"github.com/flowlab/flowlab/userapps"
 )
 
-// Outcome is how a run ended, as the Executor reports it.
-type Outcome struct {
-	// Status is RunSucceeded, RunFailed, RunTimedOut or RunCancelled.
+// outcome is how a run ended.
+type outcome struct {
 	Status userapps.RunStatus
-	// Error says why the run did not succeed; nil on success.
-	Error *userapps.RunError
+	Error  *userapps.RunError
 }
 
 // Executor runs one run: a fresh kernel for the app's notebook, as its
@@ -45,9 +43,11 @@ type Executor interface {
 	// Prepare returns the path the executed notebook of run will have, so
 	// the record can link it before the run starts.
 	Prepare(run userapps.Run) string
-	// Execute runs it. Cancelling ctx cancels the run (Outcome
-	// RunCancelled). The timeouts come from the schedule, if any.
-	Execute(ctx context.Context, run userapps.Run, app userapps.App, cellTimeout, runTimeout time.Duration) Outcome
+	// Execute runs it and says how it ended: RunSucceeded, RunFailed,
+	// RunTimedOut or RunCancelled (when ctx is cancelled), with the error
+	// summary when it did not succeed. The timeouts come from the
+	// schedule, if any (0: none).
+	Execute(ctx context.Context, run userapps.Run, app userapps.App, cellTimeout, runTimeout time.Duration) (userapps.RunStatus, *userapps.RunError)
 	// Discard deletes a pruned run's executed notebook.
 	Discard(run userapps.Run) error
 }
@@ -469,7 +469,7 @@ func (s *Scheduler) start(ctx context.Context, r userapps.Run) {
 		if cause := context.Cause(runCtx); cause != nil && out.Status != userapps.RunSucceeded {
 			// Cancelled (by Cancel or at shutdown): whatever the run was
 			// doing when it stopped, that is why.
-			out = Outcome{Status: userapps.RunCancelled, Error: &userapps.RunError{Cell: -1, Name: "cancelled", Value: cause.Error()}}
+			out = outcome{Status: userapps.RunCancelled, Error: &userapps.RunError{Cell: -1, Name: "cancelled", Value: cause.Error()}}
 			if errors.Is(cause, context.Canceled) {
 				out.Error.Value = "cancelled"
 			}
@@ -483,10 +483,10 @@ func (s *Scheduler) start(ctx context.Context, r userapps.Run) {
 }
 
 // execute looks up the app and schedule and hands the run to the Executor.
-func (s *Scheduler) execute(ctx context.Context, r userapps.Run) Outcome {
+func (s *Scheduler) execute(ctx context.Context, r userapps.Run) outcome {
 	app, err := s.opts.Apps.App(ctx, r.AppID)
 	if err != nil {
-		return Outcome{Status: userapps.RunFailed, Error: &userapps.RunError{Cell: -1, Name: "app", Value: err.Error()}}
+		return outcome{Status: userapps.RunFailed, Error: &userapps.RunError{Cell: -1, Name: "app", Value: err.Error()}}
 	}
 	var cellT, runT time.Duration
 	if r.ScheduleID != "" {
@@ -496,17 +496,18 @@ func (s *Scheduler) execute(ctx context.Context, r userapps.Run) Outcome {
 	}
 	path := s.opts.Executor.Prepare(r)
 	if _, err := s.opts.Runs.UpdateRun(ctx, r.ID, func(x *userapps.Run) error { x.Notebook = path; return nil }); err != nil {
-		return Outcome{Status: userapps.RunFailed, Error: &userapps.RunError{Cell: -1, Name: "store", Value: err.Error()}}
+		return outcome{Status: userapps.RunFailed, Error: &userapps.RunError{Cell: -1, Name: "store", Value: err.Error()}}
 	}
 	r.Notebook = path
 	s.log.Info("run started", "run", r.ID, "app", r.AppID, "trigger", r.Trigger, "worker", s.opts.Worker)
-	return s.opts.Executor.Execute(ctx, r, app, cellT, runT)
+	status, rerr := s.opts.Executor.Execute(ctx, r, app, cellT, runT)
+	return outcome{Status: status, Error: rerr}
 }
 
 // finish records the outcome and sends the notice.
-func (s *Scheduler) finish(ctx context.Context, r userapps.Run, out Outcome) {
+func (s *Scheduler) finish(ctx context.Context, r userapps.Run, out outcome) {
 	if !out.Status.Final() || out.Status == userapps.RunSkipped || out.Status == userapps.RunQueued {
-		out = Outcome{Status: userapps.RunFailed, Error: &userapps.RunError{Cell: -1, Name: "runner", Value: fmt.Sprintf("the runner reported status %q", out.Status)}}
+		out = outcome{Status: userapps.RunFailed, Error: &userapps.RunError{Cell: -1, Name: "runner", Value: fmt.Sprintf("the runner reported status %q", out.Status)}}
 	}
 	done, err := s.opts.Runs.UpdateRun(ctx, r.ID, func(x *userapps.Run) error {
 		x.Status, x.Error, x.Finished = out.Status, out.Error, s.opts.Now()

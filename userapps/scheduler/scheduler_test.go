@@ -50,14 +50,14 @@ type executor struct {
 	runs    []userapps.Run
 	running int
 	peak    int
-	outcome func(userapps.Run) Outcome
+	outcome func(userapps.Run) (userapps.RunStatus, *userapps.RunError)
 	hold    map[string]chan struct{} // app id → closed to let its runs end
 	discard []string
 }
 
 func (e *executor) Prepare(r userapps.Run) string { return "runs/" + r.AppID + "/" + r.ID + ".ipynb" }
 
-func (e *executor) Execute(ctx context.Context, r userapps.Run, app userapps.App, cellT, runT time.Duration) Outcome {
+func (e *executor) Execute(ctx context.Context, r userapps.Run, app userapps.App, cellT, runT time.Duration) (userapps.RunStatus, *userapps.RunError) {
 	e.mu.Lock()
 	e.runs = append(e.runs, r)
 	e.running++
@@ -73,13 +73,13 @@ func (e *executor) Execute(ctx context.Context, r userapps.Run, app userapps.App
 		select {
 		case <-hold:
 		case <-ctx.Done():
-			return Outcome{Status: userapps.RunCancelled, Error: &userapps.RunError{Cell: -1, Name: "cancelled", Value: context.Cause(ctx).Error()}}
+			return userapps.RunCancelled, &userapps.RunError{Cell: -1, Name: "cancelled", Value: context.Cause(ctx).Error()}
 		}
 	}
 	if e.outcome != nil {
 		return e.outcome(r)
 	}
-	return Outcome{Status: userapps.RunSucceeded}
+	return userapps.RunSucceeded, nil
 }
 
 // waitRunning waits until n runs are inside Execute.
@@ -526,11 +526,11 @@ func TestOrphanedRunFails(t *testing.T) {
 func TestNoticesOnFailure(t *testing.T) {
 	w := newWorld(t, "scan")
 	w.schedule("scan", "* * * * *", func(s *userapps.Schedule) { s.AlertTap = "Alerts" })
-	w.exec.outcome = func(r userapps.Run) Outcome {
+	w.exec.outcome = func(r userapps.Run) (userapps.RunStatus, *userapps.RunError) {
 		if r.Scheduled.Minute()%2 == 0 {
-			return Outcome{Status: userapps.RunFailed, Error: &userapps.RunError{Cell: 3, Name: "panic", Value: "index out of range"}}
+			return userapps.RunFailed, &userapps.RunError{Cell: 3, Name: "panic", Value: "index out of range"}
 		}
-		return Outcome{Status: userapps.RunSucceeded}
+		return userapps.RunSucceeded, nil
 	}
 	s := w.scheduler(func(o *Options) {
 		o.Link = func(r userapps.Run) string {
@@ -645,5 +645,53 @@ func TestBackfill(t *testing.T) {
 		if _, err := s.Backfill(ctx, sc.ID, bad.from, bad.to, bad.param); !errors.Is(err, userapps.ErrInvalid) {
 			t.Errorf("Backfill(%s, %s, %q) = %v, want ErrInvalid", bad.from, bad.to, bad.param, err)
 		}
+	}
+}
+
+func TestScheduleLifecycle(t *testing.T) {
+	w := newWorld(t, "scan")
+	s := w.scheduler()
+	ctx := context.Background()
+	sc, err := s.CreateSchedule(ctx, userapps.Schedule{AppID: w.apps["scan"].ID, Spec: "0 * * * *", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Overlap != userapps.OverlapSkip || sc.CatchUp != userapps.CatchUpSkip || sc.TimeZone != "UTC" || !sc.NextRun.Equal(time.Date(2026, 11, 23, 11, 0, 0, 0, time.UTC)) {
+		t.Errorf("created: %+v", sc)
+	}
+	next := s.NextFireTimes(sc, 3)
+	if len(next) != 3 || next[0].Hour() != 11 || next[2].Hour() != 13 {
+		t.Errorf("next fire times %v", next)
+	}
+	if _, err := s.CreateSchedule(ctx, userapps.Schedule{AppID: w.apps["scan"].ID, Spec: "0 * * *", Enabled: true}); !errors.Is(err, userapps.ErrInvalid) {
+		t.Errorf("bad cron: %v", err)
+	}
+	if _, err := s.CreateSchedule(ctx, userapps.Schedule{AppID: "app-nope", Spec: "@daily", Enabled: true}); !errors.Is(err, userapps.ErrNotFound) {
+		t.Errorf("unknown app: %v", err)
+	}
+	// Disabled across 11:00 and enabled at 12:10: 11:00 and 12:00 are not
+	// caught up; the next tick is 13:00.
+	if sc, err = s.UpdateSchedule(ctx, sc.ID, func(x *userapps.Schedule) error { x.Enabled = false; return nil }); err != nil || !sc.NextRun.IsZero() || s.NextFireTimes(sc, 3) != nil {
+		t.Fatalf("disable: %+v %v", sc, err)
+	}
+	w.clock.Set(time.Date(2026, 11, 23, 12, 10, 0, 0, time.UTC))
+	step(t, s)
+	if sc, err = s.UpdateSchedule(ctx, sc.ID, func(x *userapps.Schedule) error { x.Enabled = true; return nil }); err != nil || sc.NextRun.Hour() != 13 {
+		t.Fatalf("enable: %+v %v", sc, err)
+	}
+	step(t, s)
+	if rs := w.runs(userapps.RunFilter{}); len(rs) != 0 {
+		t.Errorf("runs after re-enabling: %v", statuses(rs))
+	}
+	// A queued run of a deleted schedule is cancelled; its record stays.
+	r := userapps.Run{ID: "run-q", AppID: sc.AppID, Owner: "ana", ScheduleID: sc.ID, Status: userapps.RunQueued, Trigger: userapps.TriggerSchedule, Created: w.clock.Now()}
+	if err := w.db.CreateRun(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSchedule(ctx, sc.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := w.db.Run(ctx, "run-q"); err != nil || got.Status != userapps.RunCancelled || got.ScheduleID != "" {
+		t.Errorf("queued run of a deleted schedule: %+v %v", got, err)
 	}
 }
