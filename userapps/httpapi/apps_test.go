@@ -12,6 +12,7 @@ import (
 	"github.com/flowlab/flowlab/kernel/jupyter"
 	"github.com/flowlab/flowlab/userapps"
 	"github.com/flowlab/flowlab/userapps/files"
+	"github.com/flowlab/flowlab/userapps/scheduler"
 	"github.com/flowlab/flowlab/userapps/sqlite"
 )
 
@@ -68,6 +69,14 @@ func newAppServer(t *testing.T) *httptest.Server {
 // fake kernel manager.
 func newAppServerKernels(t *testing.T) (*httptest.Server, *fakeKernels) {
 	t.Helper()
+	srv, fk, _ := newAppServerScheduler(t)
+	return srv, fk
+}
+
+// newAppServerScheduler is newAppServerKernels with schedules and runs,
+// whose runs a fake runner executes when the test steps the scheduler.
+func newAppServerScheduler(t *testing.T) (*httptest.Server, *fakeKernels, *scheduler.Scheduler) {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, t.TempDir()+"/flowlab.db", sqlite.Options{})
 	if err != nil {
@@ -91,8 +100,14 @@ func newAppServerKernels(t *testing.T) (*httptest.Server, *fakeKernels) {
 		t.Fatal(err)
 	}
 	fk := &fakeKernels{kernels: map[string]*fakeKernel{}}
+	runner := &fakeRunner{}
+	sched, err := scheduler.New(scheduler.Options{Schedules: db, Runs: db, Apps: db, Executor: runner})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := New(Options{
 		Users: db, Contents: nb, Apps: svc, AppStore: db, UserStore: db,
+		Schedules: sched, ScheduleStore: db, RunNotebooks: runner,
 		Kernels: fk, Specs: []KernelSpec{{Name: "flowlab-go", Spec: map[string]any{"language": "go"}}},
 		Examples: []Example{{Name: "lab1-jupyter-basics", Notebook: []byte(`{"cells":[],"metadata":{},"nbformat":4,"nbformat_minor":5}`)}},
 	})
@@ -101,7 +116,7 @@ func newAppServerKernels(t *testing.T) (*httptest.Server, *fakeKernels) {
 	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return srv, fk
+	return srv, fk, sched
 }
 
 func TestAppsAPI(t *testing.T) {

@@ -39,6 +39,12 @@ type Options struct {
 	// leaves it out.
 	Apps     Apps
 	AppStore AppReader
+	// Schedules and ScheduleStore serve schedules and runs
+	// (/api/apps/{id}/schedules, /api/apps/{id}/runs) when Apps is set too;
+	// RunNotebooks serves runs' executed notebooks.
+	Schedules     Schedules
+	ScheduleStore ScheduleReader
+	RunNotebooks  RunNotebooks
 	// UserStore serves user management (/api/users, admins only); nil
 	// leaves it out.
 	UserStore userapps.UserStore
@@ -94,6 +100,9 @@ func New(opts Options) (*Server, error) {
 	s.kernelRoutes(api)
 	if opts.Apps != nil && opts.AppStore != nil {
 		s.appRoutes(api)
+		if opts.Schedules != nil && opts.ScheduleStore != nil {
+			s.scheduleRoutes(api)
+		}
 	}
 	if opts.UserStore != nil {
 		s.userRoutes(api)

@@ -112,7 +112,8 @@ type Scheduler struct {
 // Errors of the scheduler's operations.
 var (
 	// ErrNotCancellable: the run is over, or running in another process.
-	ErrNotCancellable = errors.New("run cannot be cancelled")
+	// It wraps userapps.ErrConflict.
+	ErrNotCancellable = fmt.Errorf("run cannot be cancelled: %w", userapps.ErrConflict)
 )
 
 // New returns a Scheduler; errors wrap userapps.ErrInvalid.

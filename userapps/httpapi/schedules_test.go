@@ -1,0 +1,128 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flowlab/flowlab/userapps"
+)
+
+// fakeRunner is the runner behind the scheduler in API tests: a run
+// succeeds unless its parameters say fail, and its notebook is a stub
+// naming the run.
+type fakeRunner struct {
+	mu   sync.Mutex
+	runs map[string]bool // run id → executed
+}
+
+func (f *fakeRunner) Prepare(r userapps.Run) string { return r.AppID + "/" + r.ID + ".ipynb" }
+
+func (f *fakeRunner) Execute(_ context.Context, r userapps.Run, _ userapps.App, _, _ time.Duration) (userapps.RunStatus, *userapps.RunError) {
+	f.mu.Lock()
+	if f.runs == nil {
+		f.runs = map[string]bool{}
+	}
+	f.runs[r.ID] = true
+	f.mu.Unlock()
+	if r.Parameters["fail"] == true {
+		return userapps.RunFailed, &userapps.RunError{Cell: 1, Name: "panic", Value: "asked to fail"}
+	}
+	return userapps.RunSucceeded, nil
+}
+
+func (f *fakeRunner) Discard(userapps.Run) error { return nil }
+
+func (f *fakeRunner) RunNotebook(r userapps.Run) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.runs[r.ID] {
+		return nil, fmt.Errorf("run %s: %w", r.ID, userapps.ErrNotFound)
+	}
+	return []byte(`{"cells":[],"metadata":{"run":"` + r.ID + `"},"nbformat":4,"nbformat_minor":5}`), nil
+}
+
+func TestSchedulesAPI(t *testing.T) {
+	srv, _, sched := newAppServerScheduler(t)
+	status, body := call(t, srv, "t-alice", "POST", "/api/apps", map[string]any{"name": "portscan"})
+	if status != 201 {
+		t.Fatalf("create app: %d %s", status, body)
+	}
+	app := "/api/apps/" + jsonField(t, body, "id")
+	status, body = call(t, srv, "t-alice", "POST", app+"/schedules", map[string]any{
+		"cron": "0 * * * *", "time_zone": "Europe/Berlin", "parameters": map[string]any{"threshold": 5},
+		"cell_timeout": "10m", "alert_tap": "Alerts", "notify": "always"})
+	if status != 201 || !strings.Contains(body, `"next_runs":["`) || !strings.Contains(body, `"cell_timeout":"10m0s"`) || !strings.Contains(body, `"overlap":"skip"`) {
+		t.Fatalf("create schedule: %d %s", status, body)
+	}
+	sched1 := app + "/schedules/" + jsonField(t, body, "id")
+
+	// Run now: queued, then run by the scheduler.
+	status, body = call(t, srv, "t-alice", "POST", app+"/runs", map[string]any{"parameters": map[string]any{"fail": true}})
+	if status != 201 || !strings.Contains(body, `"status":"queued"`) || !strings.Contains(body, `"trigger":"manual"`) {
+		t.Fatalf("run now: %d %s", status, body)
+	}
+	run := app + "/runs/" + jsonField(t, body, "id")
+	if err := sched.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sched.Wait()
+
+	steps := []struct {
+		token, method, path string
+		body                any
+		status              int
+		contains            string
+	}{
+		{"t-alice", "GET", app + "/schedules", nil, 200, `"cron":"0 * * * *"`},
+		{"t-alice", "GET", sched1, nil, 200, `"time_zone":"Europe/Berlin"`},
+		{"t-alice", "PATCH", sched1, map[string]any{"cron": "*/15 * * * *", "overlap": "queue"}, 200, `"overlap":"queue"`},
+		{"t-alice", "PATCH", sched1, map[string]any{"enabled": false}, 200, `"next_runs":[]`},
+		{"t-alice", "PATCH", sched1, map[string]any{"cron": "every hour"}, 400, "five fields"},
+		{"t-alice", "PATCH", sched1, map[string]any{"time_zone": "Moon/Base"}, 400, "IANA"},
+		{"t-alice", "PATCH", sched1, map[string]any{"run_timeout": "soon"}, 400, "duration"},
+		{"t-alice", "PATCH", sched1, map[string]any{"catch_up": "always"}, 400, "skip or once"},
+		{"t-alice", "POST", app + "/schedules", map[string]any{"time_zone": "UTC"}, 400, "a schedule needs"},
+		{"t-alice", "GET", run, nil, 200, `"status":"failed"`},
+		{"t-alice", "GET", run, nil, 200, `"ename":"panic"`},
+		{"t-alice", "GET", run + "/notebook", nil, 200, `"nbformat":4`},
+		{"t-alice", "GET", app + "/runs?status=failed", nil, 200, `"trigger":"manual"`},
+		{"t-alice", "GET", app + "/runs?status=succeeded", nil, 200, `[]`},
+		{"t-alice", "GET", app + "/runs?status=bogus", nil, 400, "want queued"},
+		{"t-alice", "GET", app + "/runs?limit=0", nil, 400, "limit"},
+		{"t-alice", "POST", run + "/cancel", nil, 409, "already failed"},
+		{"t-alice", "POST", app + "/runs/run-nope", nil, 405, ""},
+		{"t-alice", "GET", app + "/runs/run-nope", nil, 404, ""},
+		{"t-alice", "POST", app + "/runs", map[string]any{"parameters": map[string]any{"not ok": 1}}, 400, "Go identifier"},
+		{"t-alice", "POST", sched1 + "/backfill", map[string]any{"from": "202611220000", "to": "202611220200"}, 201, `"hour":"202611220100"`},
+		{"t-alice", "POST", sched1 + "/backfill", map[string]any{"from": "yesterday", "to": "202611220200"}, 400, "YYYYMMDDHH00"},
+		// Others: bob sees nothing; the viewer reads but neither schedules nor runs.
+		{"t-bob", "GET", app + "/schedules", nil, 404, ""},
+		{"t-bob", "GET", run, nil, 404, ""},
+		{"t-bob", "GET", run + "/notebook", nil, 404, ""},
+		{"t-bob", "POST", app + "/runs", nil, 404, ""},
+		{"t-bob", "PATCH", sched1, map[string]any{"enabled": true}, 404, ""},
+		{"t-view", "GET", app + "/runs", nil, 200, `"status":"failed"`},
+		{"t-view", "GET", run + "/notebook", nil, 200, `"nbformat":4`},
+		{"t-view", "POST", app + "/runs", nil, 403, ""},
+		{"t-view", "POST", app + "/schedules", map[string]any{"cron": "@daily"}, 403, ""},
+		{"t-view", "DELETE", sched1, nil, 403, ""},
+		{"t-view", "POST", run + "/cancel", nil, 403, ""},
+		{"", "GET", app + "/runs", nil, 401, ""},
+		{"", "GET", run + "/notebook", nil, 401, ""},
+		{"t-admin", "GET", sched1, nil, 200, `"cron":"*/15 * * * *"`},
+		{"t-alice", "DELETE", sched1, nil, 204, ""},
+		{"t-alice", "GET", sched1, nil, 404, ""},
+		// The backfill's queued runs were cancelled with their schedule.
+		{"t-alice", "GET", app + "/runs?status=cancelled", nil, 200, "its schedule was deleted"},
+	}
+	for _, st := range steps {
+		status, body := call(t, srv, st.token, st.method, st.path, st.body)
+		if status != st.status || !strings.Contains(body, st.contains) {
+			t.Errorf("%s %s %s = %d %s; want %d containing %q", st.token, st.method, st.path, status, body, st.status, st.contains)
+		}
+	}
+}
