@@ -89,6 +89,39 @@ type kernelRegistry struct {
 	mu          sync.Mutex
 	sessions    map[string]*session
 	connections map[string]int
+	creating    map[string]*pathLock // session creations in progress, by path
+}
+
+// pathLock serializes the session creations of one path; waiters counts
+// the holders and waiters, so the last one removes it.
+type pathLock struct {
+	sync.Mutex
+	waiters int
+}
+
+// lockPath serializes session creation for path p: two clients opening
+// one notebook at once get one session and one kernel, not two.
+func (reg *kernelRegistry) lockPath(p string) (unlock func()) {
+	reg.mu.Lock()
+	if reg.creating == nil {
+		reg.creating = map[string]*pathLock{}
+	}
+	l := reg.creating[p]
+	if l == nil {
+		l = &pathLock{}
+		reg.creating[p] = l
+	}
+	l.waiters++
+	reg.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		reg.mu.Lock()
+		if l.waiters--; l.waiters == 0 {
+			delete(reg.creating, p)
+		}
+		reg.mu.Unlock()
+	}
 }
 
 func (s *Server) kernelRoutes(mux *http.ServeMux) {
@@ -432,6 +465,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// An existing session for the path is returned, as Jupyter does.
+	defer s.reg.lockPath(p)()
 	for _, ss := range s.visibleSessions(r) {
 		if ss.Path == p {
 			if m, err := s.sessionModel(ss); err == nil {

@@ -21,6 +21,7 @@ type fakeKernels struct {
 	mu      sync.Mutex
 	kernels map[string]*fakeKernel
 	seq     int
+	delay   time.Duration // how long Start takes, as a real kernel's start does
 }
 
 type fakeKernel struct {
@@ -30,6 +31,10 @@ type fakeKernel struct {
 }
 
 func (f *fakeKernels) Start(_ context.Context, req KernelRequest) (Kernel, error) {
+	f.mu.Lock()
+	delay := f.delay
+	f.mu.Unlock()
+	time.Sleep(delay)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.seq++
@@ -224,5 +229,36 @@ func TestSessionKernelChange(t *testing.T) {
 	}
 	if status, _ := call(t, srv, "t-alice", "PATCH", "/api/sessions/"+sid, map[string]any{"name": "x"}); status != 404 {
 		t.Errorf("PATCH of a deleted session: %d, want 404", status)
+	}
+}
+
+func TestConcurrentSessionsForOnePath(t *testing.T) {
+	srv, fk := newKernelServer(t)
+	fk.delay = 50 * time.Millisecond
+	const clients = 8
+	ids := make([]string, clients)
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, body := call(t, srv, "t-alice", "POST", "/api/sessions", map[string]any{"path": "alice/one.ipynb", "type": "notebook", "kernel": map[string]any{"name": "flowlab-go"}})
+			if status != 201 {
+				t.Errorf("create session: %d %s", status, body)
+				return
+			}
+			ids[i] = jsonField(t, body, "id")
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids[1:] {
+		if id != ids[0] {
+			t.Fatalf("session ids %v: one path, several sessions", ids)
+		}
+	}
+	fk.mu.Lock()
+	defer fk.mu.Unlock()
+	if len(fk.kernels) != 1 {
+		t.Errorf("%d kernels started for one notebook opened by %d clients at once, want 1", len(fk.kernels), clients)
 	}
 }
