@@ -92,11 +92,13 @@ func ServeChannels(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 	}
 	b := &bridge{conn: conn, client: client, v1: v1, session: opts.SessionID, log: log, activity: activity}
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- b.fromBrowser(ctx) }()
 	go func() { errc <- b.toBrowser(ctx, opts.Events, opts.Done) }()
+	go func() { errc <- b.keepAlive(ctx) }()
 	err = <-errc
 	cancel()
+	<-errc
 	<-errc
 	// Browsers close with no status code when a page calls ws.close() (as
 	// @jupyterlab/services does on every reconnect and dispose): 1005 is a
@@ -109,6 +111,17 @@ func ServeChannels(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 	conn.Close(websocket.StatusInternalError, "bridge stopped")
 	return err
 }
+
+// The browser side's liveness: a write that cannot complete within
+// wsWriteTimeout (a browser that stopped reading, a dead network path)
+// ends the websocket instead of holding the kernel's output, and so does a
+// ping unanswered within wsPingTimeout; pings go every wsPingInterval so
+// proxies keep an idle connection open. Variables for tests.
+var (
+	wsWriteTimeout = 30 * time.Second
+	wsPingInterval = 30 * time.Second
+	wsPingTimeout  = 20 * time.Second
+)
 
 // bridge is one websocket connected to one kernel through its own client,
 // as Jupyter Server connects one ZeroMQ client per websocket.
@@ -182,7 +195,7 @@ func (b *bridge) toBrowser(ctx context.Context, events <-chan string, done <-cha
 				if kind == binaryFrame {
 					typ = websocket.MessageBinary
 				}
-				_ = b.conn.Write(ctx, typ, data)
+				_ = b.write(ctx, typ, data)
 			}
 			return context.Canceled
 		case err := <-recvErr:
@@ -203,8 +216,40 @@ func (b *bridge) toBrowser(ctx context.Context, events <-chan string, done <-cha
 		if kind == binaryFrame {
 			typ = websocket.MessageBinary
 		}
-		if err := b.conn.Write(ctx, typ, data); err != nil {
+		if err := b.write(ctx, typ, data); err != nil {
 			return err
+		}
+	}
+}
+
+// write sends one frame to the browser within wsWriteTimeout.
+func (b *bridge) write(ctx context.Context, typ websocket.MessageType, data []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, wsWriteTimeout)
+	defer cancel()
+	if err := b.conn.Write(ctx, typ, data); err != nil {
+		return fmt.Errorf("write to the browser (%s at most): %w", wsWriteTimeout, err)
+	}
+	return nil
+}
+
+// keepAlive pings the browser until ctx ends or a ping goes unanswered.
+func (b *bridge) keepAlive(ctx context.Context) error {
+	t := time.NewTicker(wsPingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, wsPingTimeout)
+		err := b.conn.Ping(pctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("the browser did not answer a ping within %s: %w", wsPingTimeout, err)
 		}
 	}
 }

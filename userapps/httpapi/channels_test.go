@@ -278,3 +278,45 @@ func TestChannelsEndWithTheKernel(t *testing.T) {
 		t.Errorf("the websocket stayed open after the kernel ended: %v", err)
 	}
 }
+
+// TestChannelsPingUnansweredEnds checks that a browser that stops
+// answering (it no longer reads: no pongs) is disconnected, while one that
+// reads stays connected across pings.
+func TestChannelsPingUnansweredEnds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a kernel process")
+	}
+	defer func(i, p time.Duration) { wsPingInterval, wsPingTimeout = i, p }(wsPingInterval, wsPingTimeout)
+	wsPingInterval, wsPingTimeout = 100*time.Millisecond, 200*time.Millisecond
+	k := flowlabtest.StartKernel(t, nil)
+	ended := make(chan error, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ended <- ServeChannels(r.Context(), w, r, ChannelsOptions{Connection: k.Connection})
+	}))
+	defer srv.Close()
+
+	// A stuck browser: connected, but it never reads. A live one keeps
+	// reading (a websocket client answers pings while it reads): the
+	// stuck one is dropped, the live one keeps working.
+	dialChannels(t, srv, true)
+	live := dialChannels(t, srv, true)
+	var stuckEnded time.Time
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		id := live.send(jupyter.Shell, "kernel_info_request", map[string]any{})
+		live.recv(func(m *jupyter.Message) bool { return m.Type() == "kernel_info_reply" && m.ParentID() == id })
+		select {
+		case err := <-ended:
+			if err == nil || !strings.Contains(err.Error(), "ping") {
+				t.Fatalf("ServeChannels for a browser that stopped answering: %v, want a ping error", err)
+			}
+			stuckEnded = time.Now()
+		default:
+		}
+		if !stuckEnded.IsZero() && time.Since(stuckEnded) > time.Second {
+			return // the live one outlived it by many ping intervals
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the bridge of a browser that answers no pings stayed up")
+		}
+	}
+}
