@@ -83,6 +83,14 @@ func (k *fakeKernel) Done() <-chan struct{}                  { return nil }
 
 func newKernelServer(t *testing.T) (*httptest.Server, *fakeKernels) {
 	t.Helper()
+	srv, fk, _ := newKernelServerInside(t)
+	return srv, fk
+}
+
+// newKernelServerInside is newKernelServer, also returning the Server for
+// tests that look inside.
+func newKernelServerInside(t *testing.T) (*httptest.Server, *fakeKernels, *Server) {
+	t.Helper()
 	nb, err := files.Open(t.TempDir(), files.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +106,7 @@ func newKernelServer(t *testing.T) (*httptest.Server, *fakeKernels) {
 	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return srv, fk
+	return srv, fk, s
 }
 
 func jsonField(t *testing.T, body, field string) string {
@@ -260,5 +268,25 @@ func TestConcurrentSessionsForOnePath(t *testing.T) {
 	defer fk.mu.Unlock()
 	if len(fk.kernels) != 1 {
 		t.Errorf("%d kernels started for one notebook opened by %d clients at once, want 1", len(fk.kernels), clients)
+	}
+}
+
+func TestStatusCountsOnlyVisibleConnections(t *testing.T) {
+	srv, _, s := newKernelServerInside(t)
+	kernelOf := func(token string) string {
+		status, body := call(t, srv, token, "POST", "/api/kernels", map[string]any{"name": "flowlab-go"})
+		if status != 201 {
+			t.Fatalf("start kernel: %d %s", status, body)
+		}
+		return jsonField(t, body, "id")
+	}
+	alice, bob := kernelOf("t-alice"), kernelOf("t-bob")
+	s.reg.mu.Lock()
+	s.reg.connections[alice], s.reg.connections[bob] = 2, 3
+	s.reg.mu.Unlock()
+	for token, want := range map[string]string{"t-alice": `"connections":2`, "t-bob": `"connections":3`, "t-admin": `"connections":5`} {
+		if status, body := call(t, srv, token, "GET", "/api/status", nil); status != 200 || !strings.Contains(body, want) {
+			t.Errorf("%s: /api/status = %d %s, want %s", token, status, body, want)
+		}
 	}
 }

@@ -135,10 +135,12 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
 			last = t
 		}
 	}
+	// Only the connections of kernels the user may see: the status must
+	// not tell one user how busy the others are.
 	s.reg.mu.Lock()
 	conns := 0
-	for _, n := range s.reg.connections {
-		conns += n
+	for _, k := range kernels {
+		conns += s.reg.connections[k.ID()]
 	}
 	s.reg.mu.Unlock()
 	s.writeJSON(w, http.StatusOK, map[string]any{
