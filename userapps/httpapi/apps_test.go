@@ -3,6 +3,8 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -253,5 +255,39 @@ func TestLandingPage(t *testing.T) {
 	}
 	if status, _ := call(t, srv, "", "GET", "/", nil); status != 401 {
 		t.Errorf("landing page without a token: %d, want 401", status)
+	}
+}
+
+func TestRequestBodies(t *testing.T) {
+	srv := newAppServer(t)
+	big := strings.Repeat(" ", 1<<20) + `{"name": "x"}`
+	for _, tt := range []struct {
+		body     string
+		status   int
+		contains string
+	}{
+		{``, 400, "name"}, // empty: an empty request, refused for its missing name
+		{`{"name": "ok-1"}`, 201, `"name":"ok-1"`},
+		{`{"name": "ok-2"}` + "\n\t ", 201, `"name":"ok-2"`},
+		{`{"name": "x"} {"name": "y"}`, 400, "more after the JSON value"},
+		{`{"name": "x"} garbage`, 400, "not the expected JSON"},
+		{`{"name": `, 400, "not the expected JSON"},
+		{`["name"]`, 400, "not the expected JSON"},
+		{big, 413, "larger than 1048576 bytes"},
+	} {
+		req, err := http.NewRequest("POST", srv.URL+"/api/apps", strings.NewReader(tt.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "token t-alice")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || !strings.Contains(string(b), tt.contains) {
+			t.Errorf("body %.40q: %d %s; want %d containing %q", tt.body, resp.StatusCode, b, tt.status, tt.contains)
+		}
 	}
 }

@@ -647,9 +647,28 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
 
 // decodeBody reads a JSON request body into v; an empty body leaves v.
 func decodeBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: the body is not the expected JSON: %v", userapps.ErrInvalid, err)
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
+	err := dec.Decode(v)
+	if errors.Is(err, io.EOF) {
+		return nil // an empty body is an empty request
 	}
-	return nil
+	if err == nil {
+		// One JSON value, and nothing after it but white space.
+		if err = dec.Decode(new(json.RawMessage)); errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("more after the JSON value")
+		}
+	}
+	if mbe := new(http.MaxBytesError); errors.As(err, &mbe) {
+		return fmt.Errorf("%w: the body is larger than %d bytes", errTooLarge, maxBody)
+	}
+	return fmt.Errorf("%w: the body is not the expected JSON: %v", userapps.ErrInvalid, err)
 }
+
+// maxBody bounds a JSON request body.
+const maxBody = 1 << 20
+
+// errTooLarge is a request body beyond its limit (413).
+var errTooLarge = errors.New("request body too large")

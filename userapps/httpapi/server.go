@@ -6,7 +6,7 @@
 //
 // Errors map to statuses in one place (Server.fail): userapps.ErrNotFound
 // 404, ErrInvalid 400, ErrConflict 409, ErrForbidden 403,
-// ErrUnauthenticated 401, anything else 500; bodies are Jupyter's
+// ErrUnauthenticated 401, a body beyond its limit 413, anything else 500; bodies are Jupyter's
 // {"message": ..., "reason": ...}.
 package httpapi
 
@@ -182,6 +182,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, reason = http.StatusBadRequest, "Bad Request"
 	case errors.Is(err, userapps.ErrConflict):
 		status, reason = http.StatusConflict, "Conflict"
+	case errors.Is(err, errTooLarge):
+		status, reason = http.StatusRequestEntityTooLarge, "Request Entity Too Large"
 	}
 	if status == http.StatusInternalServerError {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
