@@ -28,6 +28,7 @@ type fakeKernel struct {
 	id, spec, owner, dir string
 	mu                   sync.Mutex
 	calls                []string
+	gone                 bool // its client is closed: calls fail with jupyter.ErrClosed
 }
 
 func (f *fakeKernels) Start(_ context.Context, req KernelRequest) (Kernel, error) {
@@ -74,12 +75,20 @@ func (k *fakeKernel) Owner() string                          { return k.owner }
 func (k *fakeKernel) ConnectionInfo() jupyter.ConnectionInfo { return jupyter.ConnectionInfo{} }
 func (k *fakeKernel) Status() string                         { return "idle" }
 func (k *fakeKernel) LastActivity() time.Time                { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
-func (k *fakeKernel) Interrupt(context.Context) error        { k.record("interrupt"); return nil }
-func (k *fakeKernel) Restart(context.Context) error          { k.record("restart"); return nil }
-func (k *fakeKernel) Shutdown(context.Context) error         { k.record("shutdown"); return nil }
-func (k *fakeKernel) Subscribe() (<-chan string, func())     { return nil, func() {} }
-func (k *fakeKernel) Touch()                                 {}
-func (k *fakeKernel) Done() <-chan struct{}                  { return nil }
+func (k *fakeKernel) Interrupt(context.Context) error {
+	k.record("interrupt")
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.gone {
+		return fmt.Errorf("interrupt_request: %w", jupyter.ErrClosed)
+	}
+	return nil
+}
+func (k *fakeKernel) Restart(context.Context) error      { k.record("restart"); return nil }
+func (k *fakeKernel) Shutdown(context.Context) error     { k.record("shutdown"); return nil }
+func (k *fakeKernel) Subscribe() (<-chan string, func()) { return nil, func() {} }
+func (k *fakeKernel) Touch()                             {}
+func (k *fakeKernel) Done() <-chan struct{}              { return nil }
 
 func newKernelServer(t *testing.T) (*httptest.Server, *fakeKernels) {
 	t.Helper()
@@ -288,5 +297,24 @@ func TestStatusCountsOnlyVisibleConnections(t *testing.T) {
 		if status, body := call(t, srv, token, "GET", "/api/status", nil); status != 200 || !strings.Contains(body, want) {
 			t.Errorf("%s: /api/status = %d %s, want %s", token, status, body, want)
 		}
+	}
+}
+
+func TestKernelGoneDuringRequest(t *testing.T) {
+	srv, fk := newKernelServer(t)
+	status, body := call(t, srv, "t-alice", "POST", "/api/kernels", map[string]any{"name": "flowlab-go"})
+	if status != 201 {
+		t.Fatalf("start: %d %s", status, body)
+	}
+	id := jsonField(t, body, "id")
+	fk.mu.Lock()
+	k := fk.kernels[id]
+	fk.mu.Unlock()
+	k.mu.Lock()
+	k.gone = true
+	k.mu.Unlock()
+	status, body = call(t, srv, "t-alice", "POST", "/api/kernels/"+id+"/interrupt", nil)
+	if status != 409 || !strings.Contains(body, "the kernel went away") {
+		t.Errorf("interrupt a kernel whose client closed: %d %s, want 409 saying the kernel went away", status, body)
 	}
 }

@@ -6,19 +6,22 @@
 //
 // Errors map to statuses in one place (Server.fail): userapps.ErrNotFound
 // 404, ErrInvalid 400, ErrConflict 409, ErrForbidden 403,
-// ErrUnauthenticated 401, a body beyond its limit 413, anything else 500; bodies are Jupyter's
-// {"message": ..., "reason": ...}.
+// ErrUnauthenticated 401, a body beyond its limit 413, a kernel that went
+// away during the request (jupyter.ErrClosed) 409, anything else 500;
+// bodies are Jupyter's {"message": ..., "reason": ...}.
 package httpapi
 
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/flowlab/flowlab/kernel/jupyter"
 	"github.com/flowlab/flowlab/userapps"
 )
 
@@ -184,6 +187,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, reason = http.StatusConflict, "Conflict"
 	case errors.Is(err, errTooLarge):
 		status, reason = http.StatusRequestEntityTooLarge, "Request Entity Too Large"
+	case errors.Is(err, jupyter.ErrClosed):
+		// The kernel was shut down or died while the request used it.
+		status, reason = http.StatusConflict, "Conflict"
+		err = fmt.Errorf("the kernel went away during the request (shut down or died): %w", err)
 	}
 	if status == http.StatusInternalServerError {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
