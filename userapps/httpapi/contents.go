@@ -275,8 +275,12 @@ func (s *Server) putContent(w http.ResponseWriter, r *http.Request, p string) er
 // decodeContent returns the bytes to store for a PUT.
 func decodeContent(req contentRequest) ([]byte, error) {
 	if req.Type == "notebook" {
+		// Numbers stay as written (json.Number): an integer beyond 2^53 in
+		// metadata or an output must not be rounded through a float64.
 		var nb map[string]any
-		if err := json.Unmarshal(req.Content, &nb); err != nil || nb == nil {
+		dec := json.NewDecoder(bytes.NewReader(req.Content))
+		dec.UseNumber()
+		if err := dec.Decode(&nb); err != nil || nb == nil {
 			return nil, fmt.Errorf("%w: a notebook's content must be the notebook's JSON object", userapps.ErrInvalid)
 		}
 		// nbformat's layout: one-space indent, sorted keys, final newline.

@@ -209,3 +209,30 @@ func TestAuthentication(t *testing.T) {
 		t.Errorf("bob's root listing: %s", body)
 	}
 }
+
+// TestNotebookNumbersKept checks that a saved notebook keeps its numbers as
+// written: large integers are not rounded through float64.
+func TestNotebookNumbersKept(t *testing.T) {
+	srv := newTestServer(t)
+	nb := `{"cells": [], "metadata": {"flow_id": 9007199254740993, "ratio": 0.1, "n": 12345678901234567890}, "nbformat": 4, "nbformat_minor": 5}`
+	body := `{"type": "notebook", "content": ` + nb + `}`
+	req, err := http.NewRequest("PUT", srv.URL+"/api/contents/alice/big.ipynb", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "token t-alice")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("PUT: %d", resp.StatusCode)
+	}
+	status, got := call(t, srv, "t-alice", "GET", "/api/contents/alice/big.ipynb", nil)
+	for _, want := range []string{"9007199254740993", "12345678901234567890", "0.1"} {
+		if status != 200 || !strings.Contains(got, want) {
+			t.Errorf("saved notebook lost %s: %d %s", want, status, got)
+		}
+	}
+}
