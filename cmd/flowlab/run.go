@@ -64,7 +64,8 @@ interrupted (the error, naming the cell, on stderr; OUT still written); 2
 for a usage error (a bad flag or parameter).
 
 Examples:
-  flowlab run --demo examples/lab3-portscan-detector.ipynb -p threshold=5 -o scans.ipynb
+  flowlab run --demo examples/lab3-portscan-detector.ipynb -o /tmp/lab3.ipynb
+  flowlab run --demo detector.ipynb -p threshold=5 -o scans.ipynb
   flowlab run report.ipynb -r hour=202611230800 --timeout 10m -o report-0800.ipynb`)
 	params := map[string]any{}
 	fs.Var(paramFlag{params: params}, "p", "parameter `NAME=VALUE`, typed (repeatable)")
