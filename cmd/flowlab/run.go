@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -77,7 +76,7 @@ Examples:
 	dataDir := fs.String("data-dir", "flowlab-data", "with --demo, the `dir` whose lake folder holds the demo lake")
 	lake := fs.String("lake", os.Getenv("FLOWLAB_LAKE"), "datalake root `DIR` the kernel reads (default $FLOWLAB_LAKE)")
 	kernelBin := fs.String("kernel-binary", "", "`program` that runs the kernel (default: "+kernelBinaryName+" beside this binary when from the same build, else this binary)")
-	positional, err := parseInterspersed(fs, std, args)
+	positional, err := parseInterleaved(fs, std, args)
 	if err != nil {
 		return err
 	}
@@ -168,25 +167,4 @@ Examples:
 	}
 	fmt.Fprintf(std.out, "%s %s in %s; wrote %s\n", src, res.Status, res.Duration().Round(time.Millisecond), outPath)
 	return nil
-}
-
-// parseInterspersed parses flags that may come before, between or after
-// the positional arguments (`run NB -p x=1 -o OUT`), which flag.Parse alone
-// stops at. Arguments after "--" are all positional.
-func parseInterspersed(fs *flag.FlagSet, std streams, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := parseFlags(fs, std, args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			return append(positional, rest...), nil
-		}
-		if len(rest) == 0 {
-			return positional, nil
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
-	}
 }

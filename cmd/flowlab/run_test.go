@@ -191,7 +191,8 @@ func TestRunCommandDemoLake(t *testing.T) {
 	}
 }
 
-func TestParseInterspersed(t *testing.T) {
+// run takes flags on both sides of the notebook, as papermill does.
+func TestParseInterleavedForRun(t *testing.T) {
 	for _, tc := range []struct {
 		args       []string
 		positional []string
@@ -203,9 +204,10 @@ func TestParseInterspersed(t *testing.T) {
 		{[]string{"-o", "x", "--", "-p", "b"}, []string{"-p", "b"}, "x"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			fs := newFlags(streams{out: &bytes.Buffer{}, err: &bytes.Buffer{}}, "run", "", "")
+			std := streams{out: &bytes.Buffer{}, err: &bytes.Buffer{}}
+			fs := newFlags(std, "run", "", "")
 			o := fs.String("o", "", "")
-			got, err := parseInterspersed(fs, streams{out: &bytes.Buffer{}, err: &bytes.Buffer{}}, tc.args)
+			got, err := parseInterleaved(fs, std, tc.args)
 			if err != nil || strings.Join(got, " ") != strings.Join(tc.positional, " ") || *o != tc.out {
 				t.Fatalf("= %q, -o %q, %v; want %q, -o %q", got, *o, err, tc.positional, tc.out)
 			}
