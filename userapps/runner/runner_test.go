@@ -462,7 +462,9 @@ func (noKernels) StartKernel(context.Context, userapps.App, string) (userapps.Ke
 }
 
 func TestKernelStartFailure(t *testing.T) {
-	r, _ := runner.New(runner.Options{Kernels: noKernels{}})
+	clock := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	now := func() time.Time { clock = clock.Add(time.Second); return clock }
+	r, _ := runner.New(runner.Options{Kernels: noKernels{}, Now: now})
 	var saved []byte
 	res, err := r.Run(context.Background(), runner.Job{
 		Notebook: notebook(t, cell{src: `1`}),
@@ -473,5 +475,14 @@ func TestKernelStartFailure(t *testing.T) {
 	}
 	if saved == nil || string(saved) != string(res.Notebook) {
 		t.Error("the notebook was not saved at the end")
+	}
+	// The injected clock times the run and stamps the notebook.
+	if !res.Started.Equal(time.Date(2026, 11, 23, 8, 0, 1, 0, time.UTC)) || res.Duration() != time.Second {
+		t.Errorf("run from %s for %s, want the injected clock's", res.Started, res.Duration())
+	}
+	for _, want := range []string{`"started": "2026-11-23T08:00:01.000000Z"`, `"finished": "2026-11-23T08:00:02.000000Z"`, `"status": "failed"`, `"error": "KernelStartFailed: no kernels here"`} {
+		if !strings.Contains(string(res.Notebook), want) {
+			t.Errorf("the notebook's run metadata lacks %s", want)
+		}
 	}
 }
