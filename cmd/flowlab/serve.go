@@ -230,7 +230,7 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	if err != nil {
 		return fmt.Errorf("--kernel-binary: %w", err)
 	}
-	log.Info("kernel binary", "path", kbin.path, "why", kbin.reason)
+	log.Info("kernel binary", "component", "server", "path", kbin.path, "why", kbin.reason)
 	// The metrics read the manager's kernels at each scrape and count its
 	// events; mgr is set before the first scrape or event.
 	var mgr *kernels.Manager

@@ -193,50 +193,79 @@ func validNotebook(p string, data []byte) error {
 // rename, fsync of the folder. With noClobber the final step is a hard link,
 // which fails if p exists (ErrConflict).
 func (n *Notebooks) writeAtomic(p string, data []byte, mtime time.Time, noClobber bool) error {
+	return writeAtomic(n.root, n.sync, p, data, mtime, noClobber)
+}
+
+// WriteFile writes one file outside any store (the executed notebook of
+// `flowlab run -o OUT`) as the store writes its files: a temporary file
+// beside it, fsync, rename over it, fsync of the folder. The folder must
+// exist. A name ending in .ipynb must hold nbformat 4 JSON, else the error
+// wraps ErrInvalid. Files it creates get mode 0600.
+func WriteFile(name string, data []byte) error {
+	if err := validNotebook(name, data); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(filepath.Dir(name))
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	defer root.Close()
+	if err := writeAtomic(root, true, filepath.Base(name), data, time.Time{}, false); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+// writeAtomic writes data to p inside root (see Notebooks.writeAtomic).
+func writeAtomic(root *os.Root, durable bool, p string, data []byte, mtime time.Time, noClobber bool) error {
 	dir := path.Dir(p)
-	if err := n.root.MkdirAll(dir, 0o700); err != nil {
+	if err := root.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	var r [8]byte
 	rand.Read(r[:])
 	tmp := path.Join(dir, "."+path.Base(p)+"."+hex.EncodeToString(r[:])+tmpSuffix)
-	f, err := n.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
 	_, err = f.Write(data)
-	if err == nil && n.sync {
+	if err == nil && durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil && !mtime.IsZero() {
-		err = n.root.Chtimes(tmp, mtime, mtime)
+		err = root.Chtimes(tmp, mtime, mtime)
 	}
 	if err == nil {
 		if noClobber {
-			err = n.root.Link(tmp, p)
+			err = root.Link(tmp, p)
 			if errors.Is(err, fs.ErrExist) {
 				err = fmt.Errorf("%s exists: %w", p, userapps.ErrConflict)
 			}
-			n.root.Remove(tmp)
+			root.Remove(tmp)
 		} else {
-			err = n.root.Rename(tmp, p)
+			err = root.Rename(tmp, p)
 		}
 	}
 	if err != nil {
-		n.root.Remove(tmp)
+		root.Remove(tmp)
 		return err
 	}
-	return n.syncDir(dir)
+	return syncDir(root, durable, dir)
 }
 
 func (n *Notebooks) syncDir(dir string) error {
-	if !n.sync {
+	return syncDir(n.root, n.sync, dir)
+}
+
+func syncDir(root *os.Root, durable bool, dir string) error {
+	if !durable {
 		return nil
 	}
-	d, err := n.root.Open(dir)
+	d, err := root.Open(dir)
 	if err != nil {
 		return err
 	}

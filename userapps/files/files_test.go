@@ -228,3 +228,28 @@ func TestOpenSweepsTemporaryFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.ipynb")
+	for _, content := range []string{`{"nbformat": 4, "cells": []}`, `{"nbformat": 4, "cells": [1]}`} {
+		if err := WriteFile(out, []byte(content)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(out); string(got) != content {
+			t.Fatalf("file holds %q, want %q", got, content)
+		}
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v (%v), want 0600", fi.Mode(), err)
+	}
+	if err := WriteFile(out, []byte(`{"nbformat": 3}`)); !errors.Is(err, userapps.ErrInvalid) {
+		t.Errorf("nbformat 3: %v, want ErrInvalid", err)
+	}
+	if err := WriteFile(filepath.Join(dir, "missing", "out.ipynb"), []byte(`{"nbformat": 4}`)); err == nil {
+		t.Error("wrote into a folder that does not exist")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d files in the folder, want only out.ipynb (no temporary file left)", len(entries))
+	}
+}
