@@ -136,30 +136,6 @@ func isIdentifier(name string) bool {
 	return true
 }
 
-// RunStatus is where a run is in its life.
-type RunStatus string
-
-// The statuses of a run: queued → running → one of the final ones, or
-// queued → cancelled, or directly skipped.
-const (
-	RunQueued    RunStatus = "queued"
-	RunRunning   RunStatus = "running"
-	RunSucceeded RunStatus = "succeeded"
-	RunFailed    RunStatus = "failed"
-	RunTimedOut  RunStatus = "timed-out"
-	RunCancelled RunStatus = "cancelled"
-	RunSkipped   RunStatus = "skipped"
-)
-
-// Final reports whether a run in status s is over.
-func (s RunStatus) Final() bool {
-	switch s {
-	case RunSucceeded, RunFailed, RunTimedOut, RunCancelled, RunSkipped:
-		return true
-	}
-	return false
-}
-
 // Trigger says what started a run.
 type Trigger string
 

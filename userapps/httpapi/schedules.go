@@ -331,7 +331,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	for _, st := range q["status"] {
 		for _, one := range strings.Split(st, ",") {
 			status := userapps.RunStatus(one)
-			if !status.Final() && status != userapps.RunQueued && status != userapps.RunRunning {
+			if !status.Valid() {
 				return fmt.Errorf("status %q: want queued, running, succeeded, failed, timed-out, cancelled or skipped: %w", one, userapps.ErrInvalid)
 			}
 			f.Statuses = append(f.Statuses, status)

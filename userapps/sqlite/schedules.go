@@ -213,9 +213,7 @@ func runArgs(x userapps.Run) ([]any, error) {
 	if x.ID == "" || x.AppID == "" {
 		return nil, fmt.Errorf("run without an id or app: %w", userapps.ErrInvalid)
 	}
-	switch x.Status {
-	case userapps.RunQueued, userapps.RunRunning, userapps.RunSucceeded, userapps.RunFailed, userapps.RunTimedOut, userapps.RunCancelled, userapps.RunSkipped:
-	default:
+	if !x.Status.Valid() {
 		return nil, fmt.Errorf("run %s: unknown status %q: %w", x.ID, x.Status, userapps.ErrInvalid)
 	}
 	if x.Parameters == nil {
