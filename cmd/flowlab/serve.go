@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -40,6 +41,8 @@ import (
 	"github.com/flowlab/flowlab/userapps/httpapi"
 	"github.com/flowlab/flowlab/userapps/kernels"
 	"github.com/flowlab/flowlab/userapps/metrics"
+	"github.com/flowlab/flowlab/userapps/runner"
+	"github.com/flowlab/flowlab/userapps/scheduler"
 	"github.com/flowlab/flowlab/userapps/sqlite"
 )
 
@@ -62,6 +65,9 @@ type serveConfig struct {
 	origins    []string
 	sinks      []string // datasink names; their topics are on the first tap's cluster
 	kernelBin  string   // the program kernels run; "" picks one (findKernelBinary)
+	maxRuns    int      // runs running at once
+	keepRuns   int      // finished runs kept per app
+	keepFor    time.Duration
 }
 
 func runServe(ctx context.Context, std streams, args []string) error {
@@ -89,6 +95,9 @@ on --broker-addr, and the example labs loaded as apps of the admin user.`)
 	sinks := fs.String("datasinks", "", "comma-separated datasink `names` accepted at POST /api/datasink/NAME, written to the lake through Kafka topics datasink.NAME on the cluster of the first tap (--demo adds DEVWKS-2612)")
 	origins := fs.String("allow-origin", "", "comma-separated `hosts` whose pages may open kernel websockets besides this server's")
 	kernelBin := fs.String("kernel-binary", "", "`program` that runs kernels (default: "+kernelBinaryName+" beside this binary when from the same build, else this binary)")
+	maxRuns := fs.Int("max-runs", 2, "at most `N` headless runs (schedules, Run now, backfills) at once; the others wait queued")
+	keepRuns := fs.Int("keep-runs", 100, "finished runs kept per app, the newest `N` (records and executed notebooks)")
+	keepFor := fs.Duration("keep-runs-for", 30*24*time.Hour, "finished runs older than this are deleted")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "log `format` on stderr: text (key=value) or json (one object a line)")
 	fs.String("config", "", "JSON `file` of settings named like these flags, e.g. {\"addr\": \"0.0.0.0:8888\", \"data-dir\": \"/data\", \"taps\": {...}}; flags given on the command line win")
@@ -106,7 +115,11 @@ on --broker-addr, and the example labs loaded as apps of the admin user.`)
 		return usagef("--log-format: %q is neither text nor json", *logFormat)
 	}
 	cfg := serveConfig{addr: *addr, dataDir: *dataDir, token: *token, lake: *lake, demo: *demoMode,
-		brokerAddr: *brokerAddr, tapsConfig: *tapsConfig, idle: *idle, level: level, logFormat: *logFormat, kernelBin: *kernelBin}
+		brokerAddr: *brokerAddr, tapsConfig: *tapsConfig, idle: *idle, level: level, logFormat: *logFormat, kernelBin: *kernelBin,
+		maxRuns: *maxRuns, keepRuns: *keepRuns, keepFor: *keepFor}
+	if cfg.maxRuns < 1 || cfg.keepRuns < 1 || cfg.keepFor <= 0 {
+		return usagef("--max-runs and --keep-runs must be at least 1, --keep-runs-for positive")
+	}
 	if *origins != "" {
 		cfg.origins = strings.Split(*origins, ",")
 	}
@@ -264,6 +277,50 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 		}
 	}
 
+	// Headless runs: their own kernel manager (a run's dead kernel fails
+	// the run instead of being restarted under it), the runner, the
+	// scheduler.
+	runsMgr, err := kernels.New(kernels.Options{
+		Binary:      kbin.path,
+		RuntimeDir:  filepath.Join(dataDir, "runtime", "runs"),
+		Lake:        lake,
+		Env:         env,
+		MaxRestarts: -1,
+		OnEvent:     func(e kernels.Event) { met.ObserveKernel(kernelEvent(e)) },
+		Logger:      log.With("component", "run-kernels"),
+	})
+	if err != nil {
+		return err
+	}
+	runsMgrDone := make(chan error, 1)
+	go func() { runsMgrDone <- runsMgr.Run(runCtx) }()
+	executor, err := runner.NewExecutor(runner.ExecutorOptions{Kernels: runsMgr, Notebooks: notebooks, Dir: filepath.Join(dataDir, "runs"),
+		Runner: runner.Options{Logger: log.With("component", "runner")}})
+	if err != nil {
+		return err
+	}
+	var notifier scheduler.Notifier
+	if tapSet != nil {
+		notifier = tapNotifier{tapSet}
+	}
+	var baseURL atomic.Value // string, once listening: notices link executed notebooks
+	sched, err := scheduler.New(scheduler.Options{
+		Schedules: db, Runs: db, Apps: db, Executor: executor, Notifier: notifier,
+		MaxConcurrent: cfg.maxRuns, KeepRuns: cfg.keepRuns, KeepFor: cfg.keepFor,
+		Link: func(r userapps.Run) string {
+			base, _ := baseURL.Load().(string)
+			return base + "/api/apps/" + r.AppID + "/runs/" + r.ID + "/notebook"
+		},
+		Logger: log.With("component", "scheduler"),
+	})
+	if err != nil {
+		return err
+	}
+	schedDone := make(chan error, 1)
+	go func() { schedDone <- sched.Run(runCtx) }()
+	// The scheduler first (it cancels its runs), then their kernels.
+	background = append(background, func() error { return <-schedDone }, func() error { return <-runsMgrDone })
+
 	handlers := map[string]http.Handler{}
 	if tapSet != nil {
 		handlers["GET /api/taps/{tap}/events"] = &monitor.Handler{Source: tapSet, Logger: log.With("component", "tap-monitor")}
@@ -300,6 +357,9 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 		Apps:           svc,
 		AppStore:       db,
 		UserStore:      db,
+		Schedules:      sched,
+		ScheduleStore:  db,
+		RunNotebooks:   executor,
 		Examples:       exampleNotebooks(),
 		Specs:          []httpapi.KernelSpec{kernelSpec(exe, lake)},
 		OriginPatterns: cfg.origins,
@@ -323,6 +383,7 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return httpCtx }}
 	srv.RegisterOnShutdown(endRequests)
 	url := "http://" + ln.Addr().String()
+	baseURL.Store(url)
 	fmt.Fprintf(std.out, "flowlab %s serving on %s\n", version, url)
 	fmt.Fprintf(std.out, "    %s/api?token=%s\n", url, token)
 	fmt.Fprintf(std.out, "Jupyter clients (VS Code: \"Existing Jupyter Server\"): %s/?token=%s\n", url, token)
@@ -617,4 +678,12 @@ func encodePNG(img image.Image) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// tapNotifier sends the scheduler's run notices to taps.
+type tapNotifier struct{ set *taps.Set }
+
+func (n tapNotifier) Notify(ctx context.Context, tap string, notice []byte) error {
+	_, err := n.set.Send(ctx, tap, []string{string(notice)})
+	return err
 }

@@ -329,9 +329,21 @@ func (m *Manager) Kernels() []*Kernel {
 	return ks
 }
 
-// StartKernel starts a kernel for app in dir: userapps.KernelManager.
+// StartKernel starts a kernel for app in dir: userapps.KernelManager. The
+// kernel's environment names the app and its owner (FLOWLAB_APP,
+// FLOWLAB_OWNER), which taps record as the sender of what it sends.
 func (m *Manager) StartKernel(ctx context.Context, app userapps.App, dir string) (userapps.Kernel, error) {
-	k, err := m.Start(ctx, StartOptions{AppID: app.ID, Owner: app.Owner, Dir: dir})
+	return m.StartRunKernel(ctx, app, "", dir)
+}
+
+// StartRunKernel is StartKernel for the headless run runID of app (the
+// runner's kernels): FLOWLAB_RUN names the run too.
+func (m *Manager) StartRunKernel(ctx context.Context, app userapps.App, runID, dir string) (userapps.Kernel, error) {
+	env := []string{"FLOWLAB_APP=" + app.Name, "FLOWLAB_OWNER=" + app.Owner}
+	if runID != "" {
+		env = append(env, "FLOWLAB_RUN="+runID)
+	}
+	k, err := m.Start(ctx, StartOptions{AppID: app.ID, Owner: app.Owner, Dir: dir, Env: env})
 	if err != nil {
 		return nil, err
 	}
