@@ -9,8 +9,9 @@
 // each batch to a Lake, which publishes it into the hour partitions
 // together with the offsets it covers; only then are the offsets committed
 // to Kafka. Because the lake records which offsets it holds, a consumer
-// that dies between publishing and committing skips, on restart, the
-// messages Kafka delivers again: nothing is written twice.
+// that died between publishing and committing starts again where the
+// lake's copy ends, not where the group's commit says (and skips anything
+// delivered below it): nothing is written twice, nothing is lost.
 //
 // The message format is the flow schema's column names (FLOWS_SCHEMA.md,
 // the json tags of datalake.Flow) and the packet dataset's fields
