@@ -95,7 +95,8 @@ type Publication struct {
 
 // ConsumerStats count what a Consumer did.
 type ConsumerStats struct {
-	Messages  uint64 // read from Kafka and handled
+	Read      uint64 // messages read from Kafka, published or waiting in a batch
+	Messages  uint64 // messages published (their offsets committed)
 	Flows     uint64 // flow records published
 	Packets   uint64 // packet records published
 	Malformed uint64 // refused by the decoder (skipped or dead-lettered)
@@ -414,6 +415,7 @@ func (c *Consumer) add(b *batch, m *sarama.ConsumerMessage) {
 	}
 	b.last = m.Offset
 	b.n++
+	c.count(func(s *ConsumerStats) { s.Read++ })
 	var err error
 	if m.Topic == c.opts.PacketsTopic {
 		var p datalake.Packet

@@ -349,6 +349,41 @@ func TestFlushByTime(t *testing.T) {
 	}
 }
 
+// TestShutdownPublishes: stopping the consumer publishes and commits what
+// it read, though neither the count nor the age of the batch asked for it.
+func TestShutdownPublishes(t *testing.T) {
+	b := startBroker(t, 2, "flows")
+	flows, _ := corpusFlows(t)
+	produce(t, b, flows, nil)
+	lake := newMemLake()
+	c, err := kafka.NewConsumer(kafka.ConsumerOptions{Cluster: cluster(b), FlowsTopic: "flows", Lake: lake, FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for c.Stats().Read < uint64(len(flows)) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := c.Stats(); st.Read != uint64(len(flows)) || st.Batches != 0 {
+		t.Fatalf("before the stop: %+v", st)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Stats(); st.Messages != uint64(len(flows)) || st.Batches != 2 {
+		t.Errorf("after the stop: %+v", st)
+	}
+	// The offsets were committed: a new run of the group reads nothing.
+	again, err := consume(t, b, newMemLake(), kafka.ConsumerOptions{Group: "flowlab-ingest"})
+	if err != nil || again.Stats().Read != 0 {
+		t.Errorf("after a clean stop the group read %+v again (%v)", again.Stats(), err)
+	}
+}
+
 func TestConnectErrors(t *testing.T) {
 	b := startBroker(t, 1, "flows")
 	ctx := context.Background()
