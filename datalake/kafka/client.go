@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -15,6 +16,20 @@ import (
 // Producer, when the options set no timeout.
 const DefaultTimeout = 30 * time.Second
 
+// withDefaults fills the settings the producer and the consumer share.
+func withDefaults(timeout time.Duration, now func() time.Time, logger *slog.Logger) (time.Duration, func() time.Time, *slog.Logger) {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return timeout, now, logger
+}
+
 // checkCluster refuses a cluster without brokers (ErrNoBrokers) or with
 // bad settings (taps.ErrTapConfig).
 func checkCluster(c taps.Cluster) error {
@@ -25,20 +40,15 @@ func checkCluster(c taps.Cluster) error {
 }
 
 // saramaConfig is the cluster's client configuration with producer
-// settings that lose nothing: acknowledgement from every in-sync replica,
-// idempotence (one request in flight, so retries neither duplicate nor
-// reorder), retries with backoff, snappy compression (JSON shrinks about
-// fivefold).
+// settings that lose nothing (taps.SafeProducer), retries with backoff for
+// about 15 s, records keyed to partitions, snappy compression (JSON
+// shrinks about fivefold).
 func saramaConfig(c taps.Cluster, timeout time.Duration) (*sarama.Config, error) {
 	cfg, err := c.SaramaConfig(timeout)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	cfg.Producer.Idempotent = true
-	cfg.Net.MaxOpenRequests = 1
-	cfg.Producer.Return.Successes = true
-	cfg.Producer.Return.Errors = true
+	taps.SafeProducer(cfg)
 	cfg.Producer.Retry.Max = 10
 	cfg.Producer.Retry.BackoffFunc = func(retries, _ int) time.Duration {
 		return min(100*time.Millisecond<<min(retries, 5), 2*time.Second)
@@ -48,8 +58,6 @@ func saramaConfig(c taps.Cluster, timeout time.Duration) (*sarama.Config, error)
 	cfg.Producer.Flush.Frequency = 50 * time.Millisecond
 	cfg.Producer.Flush.Messages = 1000
 	cfg.Producer.Partitioner = sarama.NewHashPartitioner
-	cfg.Producer.Transaction.Retry.Max = 2
-	cfg.Producer.Transaction.Retry.Backoff = 100 * time.Millisecond
 	return cfg, nil
 }
 
