@@ -26,6 +26,7 @@ import (
 	"github.com/flowlab/flowlab/datalake/kafka"
 	"github.com/flowlab/flowlab/datalake/pcap"
 	"github.com/flowlab/flowlab/datalake/taps/broker"
+	"github.com/flowlab/flowlab/datalake/taps/broker/brokertest"
 	"github.com/flowlab/flowlab/internal/flowlabtest"
 )
 
@@ -33,19 +34,11 @@ import (
 // TCP connections, every flag combination, both directions.
 const streamCapture = "../../testdata/pcaps/tcpstate/curated-pcaps__tcp_control_two_way_all_flags.pcap"
 
-// startStreamBroker runs the in-process broker on a free 127.0.0.1 port
-// with topics of three partitions, until the test ends.
+// startStreamBroker runs the in-process broker with topics of three
+// partitions until the test ends.
 func startStreamBroker(t *testing.T, topics ...string) *broker.Broker {
 	t.Helper()
-	b, err := broker.New(broker.Options{Addr: "127.0.0.1:0", Topics: topics, Partitions: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return b
+	return brokertest.Start(t, broker.Options{Topics: topics, Partitions: 3})
 }
 
 // flowlab runs the built binary and returns its stdout; it fails the test
@@ -209,17 +202,8 @@ func TestStreamLiveCaptureOnLoopback(t *testing.T) {
 		t.Skipf("no live capture here: %v", err)
 	}
 	b := startStreamBroker(t, "live")
-	var ports []int
-	var servers []*net.UDPConn
-	for range 2 {
-		srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer srv.Close()
-		servers = append(servers, srv)
-		ports = append(ports, srv.LocalAddr().(*net.UDPAddr).Port)
-	}
+	servers := []*net.UDPConn{udpSocket(t), udpSocket(t)}
+	ports := []int{udpPort(servers[0]), udpPort(servers[1])}
 	filter := fmt.Sprintf("udp and (port %d or port %d)", ports[0], ports[1])
 	prog, err := pcap.CompileFilter(filter, 0)
 	if err != nil {
@@ -256,17 +240,9 @@ func TestStreamLiveCaptureOnLoopback(t *testing.T) {
 			}
 		}
 	}
-	var clients []*net.UDPConn
-	for range 2 {
-		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		clients = append(clients, c)
-	}
+	clients := []*net.UDPConn{udpSocket(t), udpSocket(t)}
 	send(clients[0], ports[0], 5)
-	send(servers[0], clients[0].LocalAddr().(*net.UDPAddr).Port, 2)
+	send(servers[0], udpPort(clients[0]), 2)
 	send(clients[1], ports[0], 3)
 	send(clients[1], ports[1], 1)
 	time.Sleep(500 * time.Millisecond)
@@ -293,6 +269,19 @@ func TestStreamLiveCaptureOnLoopback(t *testing.T) {
 	flowlab(t, "ingest", "--lake", direct, "--sensor", "s1", recording)
 	sameFlows(t, fromKafka, direct)
 }
+
+// udpSocket is a UDP socket on 127.0.0.1, closed when the test ends.
+func udpSocket(t *testing.T) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func udpPort(c *net.UDPConn) int { return c.LocalAddr().(*net.UDPAddr).Port }
 
 // record writes what a live capture sees to a pcap file until it is
 // closed.

@@ -18,21 +18,14 @@ import (
 	"github.com/flowlab/flowlab/datalake/kafka"
 	"github.com/flowlab/flowlab/datalake/taps"
 	"github.com/flowlab/flowlab/datalake/taps/broker"
+	"github.com/flowlab/flowlab/datalake/taps/broker/brokertest"
 )
 
-// startBroker runs the in-process broker on a free 127.0.0.1 port with
-// topics of the given partition count, stopped at the end of the test.
+// startBroker runs the in-process broker with topics of the given
+// partition count until the test ends.
 func startBroker(t *testing.T, partitions int32, topics ...string) *broker.Broker {
 	t.Helper()
-	b, err := broker.New(broker.Options{Addr: "127.0.0.1:0", Topics: topics, Partitions: partitions})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return b
+	return brokertest.Start(t, broker.Options{Topics: topics, Partitions: partitions})
 }
 
 // memLake is a Lake in memory that refuses stale batches like
