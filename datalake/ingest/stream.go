@@ -152,6 +152,22 @@ func (w *StreamWriter) Publish(topic string, partition int32, first, last int64,
 	return files, nil
 }
 
+// writeAll writes recs with a new writer and closes it, which publishes
+// them (into the stage).
+func writeAll[T any, W interface {
+	Write(...T) error
+	Close() error
+}](recs []T, open func() (W, error)) error {
+	w, err := open()
+	if err != nil {
+		return err
+	}
+	if err := w.Write(recs...); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
 // publish stages the batch's files and commits them with the offsets.
 func (w *StreamWriter) publish(stg *stage, topic string, partition int32, first, last int64, flows []datalake.Flow, packets []datalake.Packet) ([]string, error) {
 	po := w.opts.Parquet
@@ -160,26 +176,12 @@ func (w *StreamWriter) publish(stg *stage, topic string, partition int32, first,
 		po.MaxRowsPerFile = maxRowsPerFile
 	}
 	if len(flows) > 0 {
-		fw, err := parquet.NewFlowWriter(stg, po)
-		if err == nil {
-			err = fw.Write(flows...)
-		}
-		if err == nil {
-			err = fw.Close()
-		}
-		if err != nil {
+		if err := writeAll(flows, func() (*parquet.FlowWriter, error) { return parquet.NewFlowWriter(stg, po) }); err != nil {
 			return nil, err
 		}
 	}
 	if len(packets) > 0 {
-		pw, err := parquet.NewPacketWriter(stg, po)
-		if err == nil {
-			err = pw.Write(packets...)
-		}
-		if err == nil {
-			err = pw.Close()
-		}
-		if err != nil {
+		if err := writeAll(packets, func() (*parquet.PacketWriter, error) { return parquet.NewPacketWriter(stg, po) }); err != nil {
 			return nil, err
 		}
 	}

@@ -151,16 +151,8 @@ func NewConsumer(opts ConsumerOptions) (*Consumer, error) {
 	if opts.Tick <= 0 {
 		opts.Tick = min(opts.FlushInterval/10, time.Second)
 	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	var log *slog.Logger
+	opts.Timeout, opts.Now, log = withDefaults(opts.Timeout, opts.Now, opts.Logger)
 	return &Consumer{opts: opts, log: log, next: map[topicPartition]int64{}}, nil
 }
 

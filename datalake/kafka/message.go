@@ -3,6 +3,7 @@ package kafka
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -105,11 +106,21 @@ func lakeTime(t time.Time) time.Time {
 	return t.UTC().Truncate(time.Microsecond)
 }
 
-// checkTime says what is wrong with a record time, or "". Any time RFC
-// 3339 can write is accepted: pcapng files may hold times before 1970, and
-// the lake keeps them.
-func checkTime(name string, t time.Time, required bool) string {
-	if t.IsZero() && required {
+// firstProblem is the first non-empty problem as an error, or nil.
+func firstProblem(problems ...string) error {
+	for _, p := range problems {
+		if p != "" {
+			return errors.New(p)
+		}
+	}
+	return nil
+}
+
+// checkTime says what is wrong with a required record time, or "". Any
+// time RFC 3339 can write is accepted: pcapng files may hold times before
+// 1970, and the lake keeps them.
+func checkTime(name string, t time.Time) string {
+	if t.IsZero() {
 		return name + ": missing"
 	}
 	return ""
@@ -151,16 +162,13 @@ func checkPorts(src, dst, ipProto int32, proto string) string {
 
 // checkFlow says what makes f impossible as a flow record.
 func checkFlow(f *datalake.Flow) error {
-	for _, p := range []string{
-		checkTime("start_timestamp", f.StartTimestamp, true),
-		checkTime("end_timestamp", f.EndTimestamp, true),
-		checkTime("timestamp", f.Timestamp, false),
+	if err := firstProblem(
+		checkTime("start_timestamp", f.StartTimestamp),
+		checkTime("end_timestamp", f.EndTimestamp),
 		checkAddrs(f.SrcAddress, f.DstAddress, f.IPVersion),
 		checkPorts(f.SrcPort, f.DstPort, f.IPProto, f.Proto),
-	} {
-		if p != "" {
-			return fmt.Errorf("%s", p)
-		}
+	); err != nil {
+		return err
 	}
 	switch {
 	case f.FlowID == "":
@@ -193,14 +201,12 @@ func checkFlow(f *datalake.Flow) error {
 
 // checkPacket says what makes p impossible as a packet record.
 func checkPacket(p *datalake.Packet) error {
-	for _, s := range []string{
-		checkTime("timestamp", p.Timestamp, true),
+	if err := firstProblem(
+		checkTime("timestamp", p.Timestamp),
 		checkAddrs(p.SrcAddress, p.DstAddress, p.IPVersion),
 		checkPorts(p.SrcPort, p.DstPort, p.IPProto, p.Proto),
-	} {
-		if s != "" {
-			return fmt.Errorf("%s", s)
-		}
+	); err != nil {
+		return err
 	}
 	switch {
 	case p.FlowID == "":

@@ -73,16 +73,8 @@ func NewProducer(ctx context.Context, opts ProducerOptions) (*Producer, error) {
 	if opts.FlowsTopic == "" {
 		return nil, fmt.Errorf("%w: no topic for flows", taps.ErrTapConfig)
 	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	var log *slog.Logger
+	opts.Timeout, opts.Now, log = withDefaults(opts.Timeout, opts.Now, opts.Logger)
 	cfg, err := saramaConfig(opts.Cluster, opts.Timeout)
 	if err != nil {
 		return nil, err
@@ -180,14 +172,9 @@ func (p *Producer) failure() error {
 // returns an error wrapping ErrNotDelivered once any record failed, or
 // ErrClosed.
 func (p *Producer) SendFlows(flows []datalake.Flow) error {
-	now := p.opts.Now()
-	msgs := make([]*sarama.ProducerMessage, len(flows))
-	for i := range flows {
-		b, err := EncodeFlow(&flows[i])
-		if err != nil {
-			return err
-		}
-		msgs[i] = &sarama.ProducerMessage{Topic: p.opts.FlowsTopic, Key: sarama.StringEncoder(flows[i].FlowID), Value: sarama.ByteEncoder(b), Timestamp: now}
+	msgs, err := messages(p.opts.FlowsTopic, p.opts.Now(), flows, EncodeFlow, func(f *datalake.Flow) string { return f.FlowID })
+	if err != nil {
+		return err
 	}
 	return p.send(msgs)
 }
@@ -197,16 +184,24 @@ func (p *Producer) SendPackets(packets []datalake.Packet) error {
 	if p.opts.PacketsTopic == "" {
 		return fmt.Errorf("%w: no topic for packets", taps.ErrTapConfig)
 	}
-	now := p.opts.Now()
-	msgs := make([]*sarama.ProducerMessage, len(packets))
-	for i := range packets {
-		b, err := EncodePacket(&packets[i])
-		if err != nil {
-			return err
-		}
-		msgs[i] = &sarama.ProducerMessage{Topic: p.opts.PacketsTopic, Key: sarama.StringEncoder(packets[i].FlowID), Value: sarama.ByteEncoder(b), Timestamp: now}
+	msgs, err := messages(p.opts.PacketsTopic, p.opts.Now(), packets, EncodePacket, func(r *datalake.Packet) string { return r.FlowID })
+	if err != nil {
+		return err
 	}
 	return p.send(msgs)
+}
+
+// messages encodes records as the messages of a topic.
+func messages[T any](topic string, now time.Time, recs []T, encode func(*T) ([]byte, error), key func(*T) string) ([]*sarama.ProducerMessage, error) {
+	msgs := make([]*sarama.ProducerMessage, len(recs))
+	for i := range recs {
+		b, err := encode(&recs[i])
+		if err != nil {
+			return nil, err
+		}
+		msgs[i] = &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(key(&recs[i])), Value: sarama.ByteEncoder(b), Timestamp: now}
+	}
+	return msgs, nil
 }
 
 // Flush waits until every record sent so far is acknowledged, at most the
