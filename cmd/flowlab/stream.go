@@ -176,7 +176,9 @@ func runIngestKafka(ctx context.Context, std streams, fs *flag.FlagSet, lake str
 	}
 	start := time.Now()
 	err = c.Run(ctx)
-	summarizeKafka(std.out, quiet, co, c.Stats(), time.Since(start))
+	if st := c.Stats(); err == nil || st.Read > 0 {
+		summarizeKafka(std.out, quiet, co, st, time.Since(start))
+	}
 	return err
 }
 
