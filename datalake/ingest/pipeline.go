@@ -129,7 +129,8 @@ func (p *pipeline) handOver() error {
 	if p.werr != nil {
 		return p.werr
 	}
-	if len(p.cur.flows) == 0 && len(p.cur.packets) == 0 && p.cur.sealed.IsZero() {
+	n := len(p.cur.flows)
+	if n == 0 && len(p.cur.packets) == 0 && p.cur.sealed.IsZero() {
 		return nil
 	}
 	select {
@@ -139,7 +140,9 @@ func (p *pipeline) handOver() error {
 		p.werr = fmt.Errorf("write records: %w", err)
 		return p.werr
 	}
-	p.cur = batch{flows: make([]datalake.Flow, 0, batchSize)}
+	// A full batch is followed by another; a partial one (an hour sealed,
+	// a capture's tick) by a smaller one that grows as needed.
+	p.cur = batch{flows: make([]datalake.Flow, 0, min(batchSize, max(64, 2*n)))}
 	return nil
 }
 
