@@ -53,6 +53,7 @@ type Producer struct {
 	client sarama.Client
 	async  sarama.AsyncProducer
 	wg     sync.WaitGroup // the result readers
+	input  sync.RWMutex   // held for reading while sending to async.Input, for writing to close it
 
 	mu       sync.Mutex
 	inflight int64
@@ -152,7 +153,9 @@ func (p *Producer) send(msgs []*sarama.ProducerMessage) error {
 	}
 	p.inflight += int64(len(msgs))
 	p.stats.Sent += uint64(len(msgs))
+	p.input.RLock()
 	p.mu.Unlock()
+	defer p.input.RUnlock()
 	for _, m := range msgs {
 		p.async.Input() <- m
 	}
@@ -232,8 +235,9 @@ func (p *Producer) Stats() ProducerStats {
 	return p.stats
 }
 
-// Close flushes (see Flush), then closes the connections. It returns the
-// flush's error. Later sends return ErrClosed.
+// Close flushes (see Flush), then closes the connections, after the
+// records sent meanwhile are delivered or given up. It returns the flush's
+// error. Later sends return ErrClosed.
 func (p *Producer) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -245,7 +249,9 @@ func (p *Producer) Close() error {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
+	p.input.Lock() // no send is between its check of closed and async.Input
 	p.async.AsyncClose()
+	p.input.Unlock()
 	p.wg.Wait()
 	p.client.Close()
 	return err
