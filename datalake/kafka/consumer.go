@@ -108,7 +108,8 @@ type ConsumerStats struct {
 // Consumer reads flow (and packet) messages as a Kafka consumer group and
 // publishes them into the lake: per partition, a batch is decoded and
 // validated, published through the Lake, and only then are its offsets
-// committed. It is a component: Run blocks until the context ends.
+// committed. It is a component: Run, called once, blocks until the
+// context ends; Stats is safe for concurrent use.
 type Consumer struct {
 	opts ConsumerOptions
 	log  *slog.Logger
