@@ -70,7 +70,7 @@ func (f *tableFlags) options() (ingest.Options, error) {
 }
 
 func runIngest(ctx context.Context, std streams, args []string) error {
-	fs := newFlags(std, "ingest", "ingest [--lake DIR] [flags] FILE...", `
+	fs := newFlags(std, "ingest", "ingest [--lake DIR] [flags] FILE...\n       flowlab ingest --from-kafka TOPIC --brokers HOST:PORT [--group G] [--lake DIR] [flags]", `
 Read capture files (pcap, nanosecond pcap, pcapng with several sections and
 interfaces) into the lake: bidirectional flow records in /tetration/flows and,
 with --packets, packet records in /tetration/packets, as hourly Parquet.
@@ -78,12 +78,29 @@ with --packets, packet records in /tetration/packets, as hourly Parquet.
 Each file is committed whole when it was read; a file already ingested (same
 sensor and content) is skipped, so an interrupted run can simply be run again.
 A truncated or damaged file is ingested up to the damage and reported with
-its byte offset; the exit status is then 1.`)
+its byte offset; the exit status is then 1.
+
+With --from-kafka TOPIC, read the flow records 'flowlab capture --to-kafka'
+publishes (and with --packets, packet records from --packets-topic) as a
+Kafka consumer group, until Ctrl-C or, with --exit-at-end, the end of the
+topic. Each partition's records are published into the hour partitions
+every --flush-records messages, every --flush-interval and at the end; the
+offsets are committed to Kafka only after, and the lake remembers them too,
+so a crash in between neither loses nor duplicates records. Malformed
+messages are logged with their partition and offset, counted, and skipped
+or copied to --dead-letter. See docs/ingest.md, "Streaming through Kafka".`)
 	lake := fs.String("lake", os.Getenv("FLOWLAB_LAKE"), "datalake root `DIR` (default $FLOWLAB_LAKE)")
 	quiet := fs.Bool("quiet", false, "print only errors")
 	tf := addTableFlags(fs)
+	kf := addIngestKafkaFlags(fs)
 	if err := parseFlags(fs, std, args); err != nil {
 		return err
+	}
+	if *kf.topic != "" {
+		return runIngestKafka(ctx, std, fs, *lake, *quiet, tf, kf)
+	}
+	if set := setFlags(fs); set["group"] || set["dead-letter"] || set["exit-at-end"] || set["brokers"] || set["tap"] {
+		return usagef("--group, --dead-letter, --exit-at-end, --brokers and --tap go with --from-kafka TOPIC")
 	}
 	if fs.NArg() == 0 {
 		return usagef("ingest needs at least one capture FILE")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowlab/flowlab/datalake/taps"
 	"github.com/flowlab/flowlab/datalake/taps/broker"
+	"github.com/flowlab/flowlab/datalake/taps/broker/brokertest"
 	"github.com/flowlab/flowlab/internal/flowlabtest"
 )
 
@@ -20,15 +21,7 @@ import (
 // the topics, stopped when the test ends.
 func startTapBroker(t *testing.T, topics ...string) *broker.Broker {
 	t.Helper()
-	b, err := broker.New(broker.Options{Addr: "127.0.0.1:0", Topics: topics})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return b
+	return brokertest.Start(t, broker.Options{Topics: topics})
 }
 
 func tapsJSON(t *testing.T, addr, topic, timeout string) string {

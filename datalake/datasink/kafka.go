@@ -52,12 +52,8 @@ func (p *KafkaProducer) producer() (sarama.SyncProducer, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	cfg.Producer.Idempotent = true
-	cfg.Net.MaxOpenRequests = 1
-	cfg.Producer.Return.Successes = true
+	taps.SafeProducer(cfg)
 	cfg.Producer.Retry.Max = 5
-	cfg.Producer.Transaction.Retry.Max = 2
 	cfg.Producer.Partitioner = sarama.NewRoundRobinPartitioner
 	cfg.Producer.MaxMessageBytes = 2 << 20
 	sp, err := sarama.NewSyncProducer(p.cluster.Brokers, cfg)

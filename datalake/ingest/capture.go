@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/flowlab/flowlab/datalake"
+	"github.com/flowlab/flowlab/datalake/parquet"
 	"github.com/flowlab/flowlab/datalake/pcap"
 )
 
@@ -20,6 +22,20 @@ type LiveSource interface {
 
 var _ LiveSource = (*pcap.Live)(nil)
 
+// RecordSink takes a capture's records instead of the lake: a Kafka
+// producer for `flowlab capture --to-kafka` (kafka.Producer). Capture
+// calls it from one goroutine.
+type RecordSink interface {
+	// SendFlows and SendPackets hand records over; they may return before
+	// the records are delivered, and must not keep the slices. An error
+	// means the sink failed for good: the capture stops with it.
+	SendFlows(flows []datalake.Flow) error
+	SendPackets(packets []datalake.Packet) error
+	// Flush returns once everything handed over was delivered, or with an
+	// error saying what was not; the sink bounds how long it waits.
+	Flush() error
+}
+
 // CaptureOptions configure Capture beyond Options.
 type CaptureOptions struct {
 	// Interface names the capture point's interface (interface column).
@@ -29,8 +45,17 @@ type CaptureOptions struct {
 	// hour boundary and when the capture stops.
 	PublishEvery time.Duration
 	// Tick is how often the flow table's clock follows the wall clock when
-	// no packet arrives, ending idle flows (default 1 s).
+	// no packet arrives, ending idle flows (default 1 s). With a Sink, the
+	// records that finished are also handed to it every Tick.
 	Tick time.Duration
+	// Sink, if set, receives the records instead of the lake (which may
+	// then be nil); it is flushed every PublishEvery, at each UTC hour and
+	// at the end, and Capture returns only after the final flush.
+	Sink RecordSink
+	// Replay says the source is a capture file read from its start: time
+	// comes from the packets alone (the wall clock ends no flow), and the
+	// end of the file (io.EOF) ends the capture like a cancellation.
+	Replay bool
 }
 
 // CaptureStats are what a capture did.
@@ -42,7 +67,8 @@ type CaptureStats struct {
 }
 
 // Capture reads frames from src until ctx is cancelled or src fails, and
-// publishes flow (and packet) records into lake as they finish. On
+// publishes flow (and packet) records into lake, or hands them to co.Sink,
+// as they finish. On
 // cancellation it ends every open flow (flow_end_reason 4) and publishes
 // everything, so stopping loses nothing; a restarted capture starts new
 // flows. It closes src. It returns nil after a cancellation, or the
@@ -58,7 +84,14 @@ func Capture(ctx context.Context, src LiveSource, lake *datalake.Lake, o Options
 	if co.Tick <= 0 {
 		co.Tick = time.Second
 	}
-	p, err := newPipeline(lake, o, co.Interface)
+	var pub parquet.Publisher = lake
+	if co.Sink != nil {
+		pub = nil
+	} else if lake == nil {
+		src.Close()
+		return st, fmt.Errorf("%w: capture has neither a lake nor a sink", datalake.ErrNotConfigured)
+	}
+	p, err := newPipeline(pub, co.Sink, o, co.Interface)
 	if err != nil {
 		src.Close()
 		return st, err
@@ -101,7 +134,7 @@ loop:
 			break loop
 		case fr := <-frames:
 			if fr.err != nil {
-				if ctx.Err() == nil {
+				if ctx.Err() == nil && !(co.Replay && errors.Is(fr.err, io.EOF)) {
 					runErr = fr.err
 				}
 				break loop
@@ -112,9 +145,17 @@ loop:
 			}
 		case <-tick.C:
 			now := o.Now()
-			if err := p.table.Advance(now); err != nil {
-				runErr = err
-				break loop
+			if !co.Replay {
+				if err := p.table.Advance(now); err != nil {
+					runErr = err
+					break loop
+				}
+			}
+			if co.Sink != nil {
+				if err := p.handOver(); err != nil {
+					runErr = err
+					break loop
+				}
 			}
 			if now.Sub(lastPublish) >= co.PublishEvery || now.Truncate(time.Hour) != lastPublish.Truncate(time.Hour) {
 				lastPublish = now
@@ -133,7 +174,9 @@ loop:
 	}
 	err = p.finish()
 	st.Flows, st.PacketRecords = p.flows, p.packets
-	st.Published = p.fw.Published()
+	if p.fw != nil {
+		st.Published = p.fw.Published()
+	}
 	if p.pw != nil {
 		st.Published = append(st.Published, p.pw.Published()...)
 	}

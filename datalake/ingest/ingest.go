@@ -13,6 +13,11 @@
 //
 // A damaged file (truncated, malformed record) is ingested up to the
 // damage, committed, and reported with the file name and byte offset.
+//
+// Streaming: Capture hands its records to a RecordSink (a Kafka producer)
+// instead of the lake when one is given, and StreamWriter publishes the
+// batches a Kafka consumer reads back, recording in the lake which offsets
+// it holds so that a batch delivered twice is written once.
 package ingest
 
 import (
@@ -163,7 +168,7 @@ func (in *Ingester) IngestFile(ctx context.Context, file string) (Result, error)
 	if err != nil {
 		return res, err
 	}
-	p, err := newPipeline(stg, in.opts, filepath.Base(file))
+	p, err := newPipeline(stg, nil, in.opts, filepath.Base(file))
 	if err != nil {
 		return res, err
 	}

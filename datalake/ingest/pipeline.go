@@ -50,8 +50,9 @@ type pipeline struct {
 	dec   pcap.Decoder
 	fr    flowtable.Frame
 	table *flowtable.Table
-	fw    *parquet.FlowWriter
+	fw    *parquet.FlowWriter // nil with a sink
 	pw    *parquet.PacketWriter
+	sink  RecordSink // instead of the writers, for a capture to Kafka
 
 	cur     batch
 	work    chan batch
@@ -63,24 +64,30 @@ type pipeline struct {
 	started        bool  // hour is set
 }
 
-func newPipeline(pub parquet.Publisher, o Options, iface string) (*pipeline, error) {
-	p := &pipeline{work: make(chan batch, queueDepth), written: make(chan error, 1)}
+// newPipeline writes the records to pub, or hands them to sink when it is
+// not nil.
+func newPipeline(pub parquet.Publisher, sink RecordSink, o Options, iface string) (*pipeline, error) {
+	p := &pipeline{work: make(chan batch, queueDepth), written: make(chan error, 1), sink: sink}
 	var err error
 	po := o.Parquet
 	po.Dataset = ""
 	if po.MaxRowsPerFile <= 0 {
 		po.MaxRowsPerFile = maxRowsPerFile
 	}
-	if p.fw, err = parquet.NewFlowWriter(pub, po); err != nil {
-		return nil, err
+	if sink == nil {
+		if p.fw, err = parquet.NewFlowWriter(pub, po); err != nil {
+			return nil, err
+		}
 	}
 	to := o.Table
 	to.Sensor, to.Interface = o.Sensor, iface
 	to.EmitFlow = p.emitFlow
 	to.EmitPacket = nil
 	if o.Packets {
-		if p.pw, err = parquet.NewPacketWriter(pub, po); err != nil {
-			return nil, err
+		if sink == nil {
+			if p.pw, err = parquet.NewPacketWriter(pub, po); err != nil {
+				return nil, err
+			}
 		}
 		to.EmitPacket = p.emitPacket
 		to.PayloadHead = o.PayloadHead
@@ -122,7 +129,8 @@ func (p *pipeline) handOver() error {
 	if p.werr != nil {
 		return p.werr
 	}
-	if len(p.cur.flows) == 0 && len(p.cur.packets) == 0 && p.cur.sealed.IsZero() {
+	n := len(p.cur.flows)
+	if n == 0 && len(p.cur.packets) == 0 && p.cur.sealed.IsZero() {
 		return nil
 	}
 	select {
@@ -132,7 +140,9 @@ func (p *pipeline) handOver() error {
 		p.werr = fmt.Errorf("write records: %w", err)
 		return p.werr
 	}
-	p.cur = batch{flows: make([]datalake.Flow, 0, batchSize)}
+	// A full batch is followed by another; a partial one (an hour sealed,
+	// a capture's tick) by a smaller one that grows as needed.
+	p.cur = batch{flows: make([]datalake.Flow, 0, min(batchSize, max(64, 2*n)))}
 	return nil
 }
 
@@ -179,26 +189,10 @@ func (p *pipeline) write() {
 		if err != nil {
 			continue
 		}
-		if len(b.flows) > 0 {
-			err = p.fw.Write(b.flows...)
-		}
-		if err == nil && len(b.packets) > 0 {
-			err = p.pw.Write(b.packets...)
-		}
-		if err == nil && !b.sealed.IsZero() {
-			err = p.fw.FlushBefore(b.sealed)
-			if err == nil && p.pw != nil {
-				err = p.pw.FlushBefore(b.sealed)
-			}
-		}
-		if err == nil && b.flush != nil {
-			err = p.fw.Flush()
-			if err == nil && p.pw != nil {
-				err = p.pw.Flush()
-			}
-			if err == nil {
-				b.flush <- nil
-			}
+		if p.sink != nil {
+			err = p.toSink(b)
+		} else {
+			err = p.toWriters(b)
 		}
 		if err != nil {
 			p.written <- err
@@ -208,6 +202,55 @@ func (p *pipeline) write() {
 		}
 	}
 	p.written <- err
+}
+
+// toWriters buffers a batch in the Parquet writers and publishes the hours
+// it sealed, or everything when it asks for a flush.
+func (p *pipeline) toWriters(b batch) error {
+	var err error
+	if len(b.flows) > 0 {
+		err = p.fw.Write(b.flows...)
+	}
+	if err == nil && len(b.packets) > 0 {
+		err = p.pw.Write(b.packets...)
+	}
+	if err == nil && !b.sealed.IsZero() {
+		err = p.fw.FlushBefore(b.sealed)
+		if err == nil && p.pw != nil {
+			err = p.pw.FlushBefore(b.sealed)
+		}
+	}
+	if err == nil && b.flush != nil {
+		err = p.fw.Flush()
+		if err == nil && p.pw != nil {
+			err = p.pw.Flush()
+		}
+		if err == nil {
+			b.flush <- nil
+		}
+	}
+	return err
+}
+
+// toSink hands a batch to the sink; hours mean nothing there.
+func (p *pipeline) toSink(b batch) error {
+	if len(b.flows) > 0 {
+		if err := p.sink.SendFlows(b.flows); err != nil {
+			return err
+		}
+	}
+	if len(b.packets) > 0 {
+		if err := p.sink.SendPackets(b.packets); err != nil {
+			return err
+		}
+	}
+	if b.flush != nil {
+		if err := p.sink.Flush(); err != nil {
+			return err
+		}
+		b.flush <- nil
+	}
+	return nil
 }
 
 // stop ends the writer goroutine and returns its error.
@@ -231,6 +274,9 @@ func (p *pipeline) finish() error {
 	}
 	if err != nil {
 		return err
+	}
+	if p.sink != nil {
+		return p.sink.Flush()
 	}
 	if err := p.fw.Close(); err != nil {
 		return err

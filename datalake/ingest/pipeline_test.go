@@ -91,7 +91,7 @@ func TestHourSealedWhileReading(t *testing.T) {
 	}
 	pub := &hourPublisher{hour: h0, first: make(chan struct{})}
 	src := &gatedSource{t: t, frames: frames, gate: gate, open: pub.first}
-	p, err := newPipeline(pub, Options{Sensor: "test"}, "test")
+	p, err := newPipeline(pub, nil, Options{Sensor: "test"}, "test")
 	if err != nil {
 		t.Fatal(err)
 	}

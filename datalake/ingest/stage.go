@@ -69,6 +69,15 @@ func newStage(root, key string) (*stage, error) {
 	return &stage{root: root, key: key, dir: dir}, nil
 }
 
+// discard removes what was staged, after a failure before the commit log
+// was written (once it is, the commit is finished, never discarded).
+func (s *stage) discard() {
+	if _, err := os.Stat(filepath.Join(s.root, ledgerDir, "ledger", s.key+".commit")); err == nil {
+		return
+	}
+	_ = os.RemoveAll(filepath.Join(s.root, filepath.FromSlash(s.dir)))
+}
+
 // Publish writes one file into the staging folder and plans its move to
 // the hour partition of dataset.
 func (s *stage) Publish(dataset string, hour time.Time, format string, write func(w io.Writer) error) (string, error) {
@@ -112,20 +121,29 @@ func (s *stage) Publish(dataset string, hour time.Time, format string, write fun
 }
 
 // commit moves the staged files into the lake and writes the ledger.
-func (s *stage) commit(l Ledger) error {
+func (s *stage) commit(l Ledger) error { return s.commitWith(l, nil) }
+
+// commitWith is commit; with off set (a stream batch), the partition's
+// offsets are recorded instead of a done marker.
+func (s *stage) commitWith(l Ledger, off *streamOffsets) error {
 	for _, m := range s.moves {
 		l.Files = append(l.Files, "/"+m.To)
 	}
 	intent := filepath.Join(s.root, ledgerDir, "ledger", s.key+".commit")
-	if err := writeJSON(intent, commitLog{Moves: s.moves, Ledger: l}); err != nil {
+	if err := writeJSON(intent, commitLog{Moves: s.moves, Ledger: l, Offsets: off}); err != nil {
 		return err
 	}
 	return finishCommit(s.root, s.key)
 }
 
+// commitLog is the redo log of a commit.
 type commitLog struct {
 	Moves  []move `json:"moves"`
 	Ledger Ledger `json:"ledger"`
+	// Offsets, for a stream batch, is the partition's offset record to
+	// write once the files are moved (a stream keeps no done markers: one
+	// a batch would pile up).
+	Offsets *streamOffsets `json:"offsets,omitempty"`
 }
 
 // finishCommit carries out a written commit log: every move not yet done,
@@ -156,13 +174,31 @@ func finishCommit(root, key string) error {
 	for d := range dirs {
 		syncDir(d)
 	}
-	if err := writeJSON(filepath.Join(root, ledgerDir, "ledger", key+".done"), c.Ledger); err != nil {
+	if err := writeDone(root, key, c); err != nil {
 		return err
 	}
 	if err := os.Remove(intent); err != nil {
 		return fmt.Errorf("commit %s: %w", key, err)
 	}
 	return os.RemoveAll(filepath.Join(root, ledgerDir, "staging", key))
+}
+
+// writeDone records a finished commit: the done marker of a source, or
+// the offsets of a stream batch's partition. Offsets never go back: an old
+// redo log finished late cannot undo a newer batch.
+func writeDone(root, key string, c commitLog) error {
+	o := c.Offsets
+	if o == nil {
+		return writeJSON(filepath.Join(root, ledgerDir, "ledger", key+".done"), c.Ledger)
+	}
+	name := offsetsFile(root, o.Topic, o.Partition)
+	var cur streamOffsets
+	if err := readJSON(name, &cur); err == nil && cur.Next >= o.Next {
+		return nil
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return writeJSON(name, o)
 }
 
 // lookup reports a source's ledger if it was finished, finishing an

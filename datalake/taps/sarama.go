@@ -104,23 +104,32 @@ func (t TapConfig) producerConfig() (*sarama.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	cfg.Producer.Idempotent = true
-	cfg.Net.MaxOpenRequests = 1
-	cfg.Producer.Return.Successes = true
-	cfg.Producer.Return.Errors = true
+	SafeProducer(cfg)
 	cfg.Producer.Retry.Max = 5
 	cfg.Producer.Retry.BackoffFunc = backoff(50*time.Millisecond, time.Second)
 	cfg.Producer.Partitioner = sarama.NewManualPartitioner
 	cfg.Producer.Timeout = t.timeout()
 	cfg.Producer.MaxMessageBytes = t.maxBytes() + 512 // headroom for the record's framing
 	cfg.Producer.Flush.Frequency = 0
+	return cfg, nil
+}
+
+// SafeProducer sets cfg's producer so that nothing the brokers acknowledged
+// is lost and retries neither duplicate nor reorder messages:
+// acknowledgement from every in-sync replica, idempotence with one request
+// in flight, successes and errors returned, and a short wait for the
+// producer id. Retries, partitioning and sizes are left to the caller.
+func SafeProducer(cfg *sarama.Config) {
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Idempotent = true
+	cfg.Net.MaxOpenRequests = 1
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.Return.Errors = true
 	// The idempotent producer asks for a producer id when it starts,
 	// retrying 50 times by default: a dead broker would hold the send for
 	// five seconds before the first error.
 	cfg.Producer.Transaction.Retry.Max = 2
 	cfg.Producer.Transaction.Retry.Backoff = 100 * time.Millisecond
-	return cfg, nil
 }
 
 // backoff doubles from first up to limit.
