@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,35 +30,38 @@ const defaultServer = "http://127.0.0.1:8888"
 const appsDescription = `
 Manage the apps of a running 'flowlab serve' through its REST API:
 
-  list         the apps the token may see: name, owner, state, kernel, updated
-  open APP     start the app's kernel (the app becomes running)
-  stop APP     shut the app's kernel down (its checkpoint goes, the notebook stays)
+  list          the apps the token may see: name, owner, state, kernel, updated
+  open APP      start the app's kernel (the app becomes running)
+  stop APP      shut the app's kernel down (its checkpoint goes, the notebook stays)
+  schedule APP  list, create, change, delete or backfill the app's schedules
+  runs APP      list the app's runs; run it now; cancel a run; get a run's executed notebook
 
 APP is an app's id, its name, or OWNER/NAME when users' apps share a name.`
 
 func runApps(ctx context.Context, std streams, args []string) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
-			fmt.Fprintf(std.out, "Usage: flowlab apps list|open|stop [flags] [APP]\n\n%s\n\nRun 'flowlab apps list --help' for the flags.\n", strings.TrimSpace(appsDescription))
+			fmt.Fprintf(std.out, "Usage: flowlab apps list|open|stop|schedule|runs [flags] [APP]\n\n%s\n\nRun 'flowlab apps SUBCOMMAND --help' for the flags.\n", strings.TrimSpace(appsDescription))
 			return errHelpShown
 		}
-		return usagef("apps: name a subcommand: list, open or stop")
+		return usagef("apps: name a subcommand: list, open, stop, schedule or runs")
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
 	case "list", "open", "stop":
+	case "schedule":
+		return runAppsSchedule(ctx, std, args)
+	case "runs":
+		return runAppsRuns(ctx, std, args)
 	default:
-		return usagef("apps: unknown subcommand %q (list, open or stop)", sub)
+		return usagef("apps: unknown subcommand %q (list, open, stop, schedule or runs)", sub)
 	}
 	synopsis := "apps " + sub + " [--server URL] [--token T] [--json]"
 	if sub != "list" {
 		synopsis += " APP"
 	}
 	fs := newFlags(std, "apps "+sub, synopsis, appsDescription)
-	server := fs.String("server", envOr("FLOWLAB_SERVER", defaultServer), "`URL` of the flowlab server (default $FLOWLAB_SERVER, else "+defaultServer+")")
-	token := fs.String("token", os.Getenv("FLOWLAB_TOKEN"), "API `token` (default $FLOWLAB_TOKEN)")
-	asJSON := fs.Bool("json", false, "print the API's JSON instead of a table or a sentence")
-	timeout := fs.Duration("timeout", 2*time.Minute, "give up on the server after this long (opening starts a kernel)")
+	cf := clientFlags(fs)
 	pos, err := parseInterleaved(fs, std, args)
 	if err != nil {
 		return err
@@ -68,18 +72,17 @@ func runApps(ctx context.Context, std streams, args []string) error {
 	case sub != "list" && len(pos) != 1:
 		return usagef("apps %s takes one APP: an id, a name or OWNER/NAME", sub)
 	}
-	c, err := newAppsClient(*server, *token, *timeout)
+	c, ctx, cancel, err := cf.client(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	if sub == "list" {
 		apps, raw, err := c.list(ctx)
 		if err != nil {
 			return err
 		}
-		if *asJSON {
+		if *cf.asJSON {
 			return writeIndented(std.out, raw)
 		}
 		printApps(std.out, apps)
@@ -93,7 +96,7 @@ func runApps(ctx context.Context, std streams, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if *cf.asJSON {
 		return writeIndented(std.out, raw)
 	}
 	verb := map[string]string{"open": "opened", "stop": "stopped"}[sub]
@@ -103,6 +106,33 @@ func runApps(ctx context.Context, std streams, args []string) error {
 	}
 	fmt.Fprintln(std.out)
 	return nil
+}
+
+// appsClientFlags are the flags every apps subcommand has.
+type appsClientFlags struct {
+	server, token *string
+	asJSON        *bool
+	timeout       *time.Duration
+}
+
+// clientFlags defines the flags that reach the server on fs.
+func clientFlags(fs *flag.FlagSet) appsClientFlags {
+	return appsClientFlags{
+		server:  fs.String("server", envOr("FLOWLAB_SERVER", defaultServer), "`URL` of the flowlab server (default $FLOWLAB_SERVER, else "+defaultServer+")"),
+		token:   fs.String("token", os.Getenv("FLOWLAB_TOKEN"), "API `token` (default $FLOWLAB_TOKEN)"),
+		asJSON:  fs.Bool("json", false, "print the API's JSON instead of a table or a sentence"),
+		timeout: fs.Duration("timeout", 2*time.Minute, "give up on the server after this long (opening starts a kernel)"),
+	}
+}
+
+// client returns the client the flags name, and ctx bounded by --timeout.
+func (f appsClientFlags) client(ctx context.Context) (*appsClient, context.Context, context.CancelFunc, error) {
+	c, err := newAppsClient(*f.server, *f.token, *f.timeout)
+	if err != nil {
+		return nil, ctx, func() {}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, *f.timeout)
+	return c, ctx, cancel, nil
 }
 
 // parseInterleaved parses flags that may come before and after the
@@ -164,12 +194,24 @@ func newAppsClient(server, token string, timeout time.Duration) (*appsClient, er
 	return &appsClient{base: u, token: token, http: &http.Client{Timeout: timeout}}, nil
 }
 
-// call sends a request to path and returns the body of a 2xx answer; any
-// other answer or failure is an error that says what to do.
-func (c *appsClient) call(ctx context.Context, method, path string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, nil)
+// call sends a request to path, with body as JSON unless it is nil, and
+// returns the body of a 2xx answer; any other answer or failure is an
+// error that says what to do. A 204 answers null.
+func (c *appsClient) call(ctx context.Context, method, path string, body any) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, rd)
 	if err != nil {
 		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "token "+c.token)
 	req.Header.Set("Accept", "application/json")
@@ -181,21 +223,24 @@ func (c *appsClient) call(ctx context.Context, method, path string) ([]byte, err
 		return nil, fmt.Errorf("cannot reach the flowlab server at %s: %w", c.base, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
 	}
+	if resp.StatusCode == http.StatusNoContent {
+		return []byte("null"), nil
+	}
 	if resp.StatusCode/100 == 2 {
-		if !json.Valid(body) {
+		if !json.Valid(answer) {
 			return nil, fmt.Errorf("%s %s: the answer is not JSON: is %s a flowlab server?", method, path, c.base)
 		}
-		return body, nil
+		return answer, nil
 	}
 	var e struct {
 		Message string `json:"message"`
 	}
-	msg := strings.TrimSpace(string(body))
-	if json.Unmarshal(body, &e) == nil && e.Message != "" {
+	msg := strings.TrimSpace(string(answer))
+	if json.Unmarshal(answer, &e) == nil && e.Message != "" {
 		msg = e.Message
 	}
 	switch {
@@ -211,7 +256,7 @@ func (c *appsClient) call(ctx context.Context, method, path string) ([]byte, err
 
 // list returns the apps, sorted by owner and name, with the raw answer.
 func (c *appsClient) list(ctx context.Context) ([]remoteApp, []byte, error) {
-	body, err := c.call(ctx, http.MethodGet, "/api/apps")
+	body, err := c.call(ctx, http.MethodGet, "/api/apps", nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -269,7 +314,7 @@ func resolveApp(apps []remoteApp, ref, server string) (remoteApp, error) {
 
 // action runs open or stop on a and returns the app after it.
 func (c *appsClient) action(ctx context.Context, a remoteApp, act string) (remoteApp, []byte, error) {
-	body, err := c.call(ctx, http.MethodPost, "/api/apps/"+url.PathEscape(a.ID)+"/"+act)
+	body, err := c.call(ctx, http.MethodPost, "/api/apps/"+url.PathEscape(a.ID)+"/"+act, nil)
 	if err != nil {
 		return remoteApp{}, nil, fmt.Errorf("%s %s/%s: %w", act, a.Owner, a.Name, err)
 	}

@@ -277,8 +277,11 @@ func normalize(name string, v any) (any, error) {
 	return nil, fmt.Errorf("parameter %q: %T value %v: a parameter is a string, a bool, an integer (64 bits) or a float: %w", name, v, v, userapps.ErrInvalid)
 }
 
-// infer types text given for a name the parameters cell gives no type.
-func infer(t Text) any {
+// Infer types text as papermill does for a name the parameters cell gives
+// no type: an int64, else a float64, else a bool (true, True, false,
+// False), else the string. `flowlab apps runs --now -p` sends parameters
+// typed so, as JSON.
+func (t Text) Infer() any {
 	s := string(t)
 	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return i
@@ -315,7 +318,7 @@ func typed(name string, v any, k kind) (any, error) {
 		s := string(t)
 		switch k {
 		case kindUnknown:
-			return infer(t), nil
+			return t.Infer(), nil
 		case kindString:
 			return s, nil
 		case kindInt:
