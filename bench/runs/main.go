@@ -74,7 +74,9 @@ func main() {
 	}
 }
 
-func progress(format string, args ...any) { fmt.Fprintf(os.Stderr, "bench/runs: "+format+"\n", args...) }
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench/runs: "+format+"\n", args...)
+}
 
 func run(rounds int, python string) error {
 	ver, err := exec.Command(python, "-c", "import nbclient, nbconvert, ipykernel, sys; print(nbclient.__version__, nbconvert.__version__, ipykernel.__version__, sys.version.split()[0])").Output()
