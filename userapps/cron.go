@@ -106,13 +106,19 @@ func wallClock(t time.Time) time.Time {
 
 // instant returns when the wall-clock time w happens in the zone: for a
 // time in a spring-forward gap, the instant as far after the change as w
-// is after its start (Go's normalisation); for a time that happens twice,
-// the first.
+// is after the gap's start (02:30 in a 02:00→03:00 gap is 03:30); for a
+// time that happens twice, the first.
 func (c Cron) instant(w time.Time) time.Time {
 	at := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), c.loc)
-	_, offAt := at.Zone()
-	_, offBefore := at.Add(-6 * time.Hour).Zone()
-	if offBefore > offAt { // the clocks went back within the last hours
+	// The zone's offset some hours before w: before any change near w
+	// (zones change their offset at most a few times a year).
+	_, offBefore := w.Add(-12 * time.Hour).In(c.loc).Zone()
+	if !wallClock(at).Equal(w) {
+		// w does not exist (Go picks an instant on either side of the gap
+		// depending on the zone): read w with the offset before the gap.
+		return w.Add(-time.Duration(offBefore) * time.Second).In(c.loc)
+	}
+	if _, offAt := at.Zone(); offBefore > offAt { // the clocks went back
 		if earlier := at.Add(-time.Duration(offBefore-offAt) * time.Second); wallClock(earlier).Equal(w) {
 			return earlier
 		}

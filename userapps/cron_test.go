@@ -62,6 +62,20 @@ func TestCronNext(t *testing.T) {
 			[]string{"2026-10-25T00:00:00Z", "2026-10-25T02:00:00Z", "2026-10-25T03:00:00Z"}},
 		{"restart inside the repeated hour", "30 2 * * *", "Europe/Berlin", "2026-10-25T01:15:00Z",
 			[]string{"2026-10-26T01:30:00Z"}},
+		// West of UTC: 8 March 2026, New York goes from 02:00 EST to 03:00 EDT.
+		{"New York spring gap runs once, after the change", "30 2 * * *", "America/New_York", "2026-03-07T12:00:00Z",
+			[]string{"2026-03-08T07:30:00Z", "2026-03-09T06:30:00Z"}}, // 03:30 EDT, then 02:30 EDT
+		{"New York: both hours of 1,2 on the spring day", "0 1,2 * * *", "America/New_York", "2026-03-08T05:30:00Z",
+			[]string{"2026-03-08T06:00:00Z", "2026-03-08T07:00:00Z", "2026-03-09T05:00:00Z"}},
+		// 1 November 2026: New York goes from 02:00 EDT back to 01:00 EST.
+		{"New York autumn repeat, first occurrence", "30 1 * * *", "America/New_York", "2026-10-31T12:00:00Z",
+			[]string{"2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"}},
+		// Santiago skips midnight: 6 September 2026, 00:00 -04 → 01:00 -03.
+		{"Santiago midnight gap stays on its day", "0 0 * * *", "America/Santiago", "2026-09-05T12:00:00Z",
+			[]string{"2026-09-06T04:00:00Z", "2026-09-07T03:00:00Z"}},
+		// Lord Howe moves by 30 minutes: 4 October 2026, 02:00 → 02:30.
+		{"Lord Howe half-hour gap", "15 2 * * *", "Australia/Lord_Howe", "2026-10-03T00:00:00Z",
+			[]string{"2026-10-03T15:45:00Z", "2026-10-04T15:15:00Z"}}, // 02:45 +11 (15 minutes after the change), then 02:15 +11
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
