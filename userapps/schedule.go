@@ -2,7 +2,9 @@ package userapps
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"go/token"
 	"time"
 )
 
@@ -109,31 +111,51 @@ func (s *Schedule) Normalize() error {
 	case s.CellTimeout < 0 || s.RunTimeout < 0:
 		return fmt.Errorf("timeouts must not be negative: %w", ErrInvalid)
 	}
-	for name := range s.Parameters {
-		if !isIdentifier(name) {
-			return fmt.Errorf("parameter %q: not a Go identifier: %w", name, ErrInvalid)
-		}
+	if err := CheckParameters(s.Parameters); err != nil {
+		return err
 	}
 	_, err := s.Cron()
 	return err
 }
 
-// isIdentifier reports whether name is a Go identifier (letters, digits and
-// underscores, not starting with a digit), the form a parameter needs to be
-// assigned in a cell.
-func isIdentifier(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i, r := range name {
-		switch {
-		case r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z':
-		case '0' <= r && r <= '9' && i > 0:
+// CheckParameters checks parameters as a run will inject them: each name a
+// Go identifier that a cell can assign (not a keyword, not _), each value
+// one constant: a string, a bool or a number (no null, list or object).
+// Errors wrap ErrInvalid and name the parameter.
+func CheckParameters(params map[string]any) error {
+	for name, v := range params {
+		if err := CheckParameterName(name); err != nil {
+			return err
+		}
+		switch v.(type) {
+		case string, bool, float64, float32, int, int64, int32, json.Number:
 		default:
-			return false
+			return fmt.Errorf("parameter %q: %s is not a string, a bool or a number: a parameter is one Go constant: %w", name, describe(v), ErrInvalid)
 		}
 	}
-	return true
+	return nil
+}
+
+// CheckParameterName checks that name can be a parameter: a Go identifier,
+// not a keyword and not the blank identifier.
+func CheckParameterName(name string) error {
+	if !token.IsIdentifier(name) || name == "_" {
+		return fmt.Errorf("parameter %q: not a Go identifier a cell can assign (letters, digits, _; not a keyword): %w", name, ErrInvalid)
+	}
+	return nil
+}
+
+// describe names a JSON value's kind for an error.
+func describe(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("a %T", v)
 }
 
 // Trigger says what started a run.
@@ -256,9 +278,19 @@ type RunStore interface {
 	Runs(ctx context.Context, f RunFilter) ([]Run, error)
 	// UpdateRun changes a run as UpdateApp does.
 	UpdateRun(ctx context.Context, id string, change func(*Run) error) (Run, error)
-	// ClaimRun moves a queued run to running for worker, if it is still
-	// queued: false when another worker (or a cancel) came first.
-	ClaimRun(ctx context.Context, id, worker string, now time.Time) (Run, bool, error)
+	// ClaimRun moves a queued run to running for worker, in one
+	// transaction, if it is still queued, fewer than limit runs are running
+	// (over every worker), and, for a run of a schedule that is not a
+	// backfill, no other such run of its schedule is running: false
+	// otherwise (another worker or a cancel came first, or it must wait).
+	ClaimRun(ctx context.Context, id, worker string, now time.Time, limit int) (Run, bool, error)
+	// FinishRun records the end of a running run, if it is still running
+	// for worker: false when it is not (another process declared it lost,
+	// or it was never this worker's).
+	FinishRun(ctx context.Context, id, worker string, status RunStatus, rerr *RunError, now time.Time) (Run, bool, error)
+	// BeatRun touches a running run's heartbeat, if it is still running for
+	// worker: false when it is not.
+	BeatRun(ctx context.Context, id, worker string, now time.Time) (bool, error)
 	// DeleteRuns removes the runs with these ids (unknown ids are ignored).
 	DeleteRuns(ctx context.Context, ids []string) error
 }

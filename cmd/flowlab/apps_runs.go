@@ -334,11 +334,14 @@ func runAppsRuns(ctx context.Context, std streams, args []string) error {
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return fmt.Errorf("run: unexpected answer: %w", err)
 	}
-	verb := "queued"
-	if *cancelRun != "" {
-		verb = "cancelled"
+	switch {
+	case *cancelRun != "" && r.Status == "running":
+		fmt.Fprintf(std.out, "cancelling run %s of %s/%s: it stops within seconds\n", r.ID, a.Owner, a.Name)
+	case *cancelRun != "":
+		fmt.Fprintf(std.out, "cancelled run %s of %s/%s\n", r.ID, a.Owner, a.Name)
+	default:
+		fmt.Fprintf(std.out, "queued run %s of %s/%s\n", r.ID, a.Owner, a.Name)
 	}
-	fmt.Fprintf(std.out, "%s run %s of %s/%s: %s\n", verb, r.ID, a.Owner, a.Name, r.Status)
 	return nil
 }
 

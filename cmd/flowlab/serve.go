@@ -306,7 +306,7 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	var baseURL atomic.Value // string, once listening: notices link executed notebooks
 	sched, err := scheduler.New(scheduler.Options{
 		Schedules: db, Runs: db, Apps: db, Executor: executor, Notifier: notifier,
-		MaxConcurrent: cfg.maxRuns, KeepRuns: cfg.keepRuns, KeepFor: cfg.keepFor,
+		MaxConcurrent: cfg.maxRuns, KeepRuns: cfg.keepRuns, KeepFor: cfg.keepFor, Users: db,
 		Link: func(r userapps.Run) string {
 			base, _ := baseURL.Load().(string)
 			return base + "/api/apps/" + r.AppID + "/runs/" + r.ID + "/notebook"

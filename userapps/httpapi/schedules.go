@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"net/http"
 	"strconv"
 	"strings"
@@ -153,8 +156,8 @@ func (b scheduleBody) apply(sc *userapps.Schedule) error {
 			continue
 		}
 		v, err := time.ParseDuration(*d.text)
-		if err != nil || v < 0 {
-			return fmt.Errorf("%s %q: want a duration such as 90s, 10m or 1h30m (empty for no limit): %w", d.name, *d.text, userapps.ErrInvalid)
+		if err != nil || v < time.Second {
+			return fmt.Errorf("%s %q: want a duration of at least 1s, such as 90s, 10m or 1h30m (empty for no limit): %w", d.name, *d.text, userapps.ErrInvalid)
 		}
 		*d.dst = v
 	}
@@ -192,9 +195,36 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request) error {
+// decodeSchedule reads a schedule body, refusing fields it does not know
+// ("catchup" for "catch_up" would otherwise do nothing, silently).
+func decodeSchedule(r *http.Request) (scheduleBody, error) {
+	var raw map[string]json.RawMessage
 	var body scheduleBody
-	if err := decodeBody(r, &body); err != nil {
+	if err := decodeBody(r, &raw); err != nil {
+		return body, err
+	}
+	known := map[string]bool{}
+	t := reflect.TypeOf(body)
+	for i := range t.NumField() {
+		known[strings.Split(t.Field(i).Tag.Get("json"), ",")[0]] = true
+	}
+	for k := range raw {
+		if !known[k] {
+			return body, fmt.Errorf("unknown schedule field %q (fields: cron, time_zone, enabled, parameters, overlap, catch_up, cell_timeout, run_timeout, alert_tap, notify): %w", k, userapps.ErrInvalid)
+		}
+	}
+	data, _ := json.Marshal(raw)
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&body); err != nil {
+		return body, fmt.Errorf("%w: the body is not a schedule: %v", userapps.ErrInvalid, err)
+	}
+	return body, nil
+}
+
+func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request) error {
+	body, err := decodeSchedule(r)
+	if err != nil {
 		return err
 	}
 	a, err := s.app(r, userapps.ActionSchedule)
@@ -226,8 +256,8 @@ func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) updateSchedule(w http.ResponseWriter, r *http.Request) error {
-	var body scheduleBody
-	if err := decodeBody(r, &body); err != nil {
+	body, err := decodeSchedule(r)
+	if err != nil {
 		return err
 	}
 	_, sc, err := s.schedule(r, userapps.ActionSchedule)
@@ -360,11 +390,8 @@ func (s *Server) runNow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	for name := range body.Parameters {
-		probe := userapps.Schedule{AppID: a.ID, Spec: "@hourly", Parameters: map[string]any{name: nil}}
-		if err := probe.Normalize(); err != nil {
-			return err
-		}
+	if err := userapps.CheckParameters(body.Parameters); err != nil {
+		return err
 	}
 	run, err := s.opts.Schedules.RunNow(r.Context(), a, body.Parameters)
 	if err != nil {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -85,6 +86,11 @@ func TestSchedulesAPI(t *testing.T) {
 		{"t-alice", "PATCH", sched1, map[string]any{"time_zone": "Moon/Base"}, 400, "IANA"},
 		{"t-alice", "PATCH", sched1, map[string]any{"run_timeout": "soon"}, 400, "duration"},
 		{"t-alice", "PATCH", sched1, map[string]any{"catch_up": "always"}, 400, "skip or once"},
+		{"t-alice", "PATCH", sched1, map[string]any{"catchup": "once"}, 400, `unknown schedule field \"catchup\"`},
+		{"t-alice", "PATCH", sched1, map[string]any{"cell_timeout": "500us"}, 400, "at least 1s"},
+		{"t-alice", "PATCH", sched1, map[string]any{"parameters": map[string]any{"func": 1}}, 400, "not a keyword"},
+		{"t-alice", "PATCH", sched1, map[string]any{"parameters": map[string]any{"xs": []int{1}}}, 400, "a list"},
+		{"t-alice", "PATCH", sched1, map[string]any{"parameters": map[string]any{"big": json.RawMessage("9007199254740993")}}, 200, `"big":9007199254740993`},
 		{"t-alice", "POST", app + "/schedules", map[string]any{"time_zone": "UTC"}, 400, "a schedule needs"},
 		{"t-alice", "GET", run, nil, 200, `"status":"failed"`},
 		{"t-alice", "GET", run, nil, 200, `"ename":"panic"`},

@@ -147,6 +147,22 @@ func (e *Executor) RunNotebook(run userapps.Run) ([]byte, error) {
 	return data, err
 }
 
+// SweepApps deletes the executed notebooks of apps not in keep (deleted
+// apps: their run records went with them).
+func (e *Executor) SweepApps(keep map[string]bool) error {
+	entries, err := os.ReadDir(e.opts.Dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ent := range entries {
+		if ent.IsDir() && !keep[ent.Name()] {
+			errs = append(errs, os.RemoveAll(filepath.Join(e.opts.Dir, ent.Name())))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // runKernels is Kernels for one run.
 type runKernels struct {
 	k     RunKernels

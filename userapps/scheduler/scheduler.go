@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -94,6 +95,24 @@ type Options struct {
 	// Link returns the URL of a run's executed notebook for notices; nil
 	// leaves it out.
 	Link func(userapps.Run) string
+	// Users, if set, is asked before each run whether the app's owner may
+	// still run it (a developer demoted to viewer, a deleted user): if not,
+	// the run fails without starting.
+	Users Users
+	// MaxRunTime bounds every run, whatever its schedule says (a "Run now"
+	// has no timeout of its own); default 24 hours.
+	MaxRunTime time.Duration
+}
+
+// Users finds the user a run runs as (userapps.UserStore has it).
+type Users interface {
+	User(ctx context.Context, name string) (userapps.User, error)
+}
+
+// AppSweeper is an Executor that can delete what it keeps for apps that no
+// longer exist (their runs went with them). Prune calls it.
+type AppSweeper interface {
+	SweepApps(keep map[string]bool) error
 }
 
 // Scheduler fires schedules and runs queued runs. Safe for concurrent use.
@@ -104,9 +123,8 @@ type Scheduler struct {
 
 	mu        sync.Mutex
 	active    map[string]context.CancelCauseFunc // runs executing in this process
-	lastBeat  time.Time
 	lastPrune time.Time
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // runs executing and notices being sent
 }
 
 // Errors of the scheduler's operations.
@@ -144,6 +162,9 @@ func New(opts Options) (*Scheduler, error) {
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = 5 * time.Second
+	}
+	if opts.MaxRunTime <= 0 {
+		opts.MaxRunTime = 24 * time.Hour
 	}
 	log := opts.Logger
 	if log == nil {
@@ -193,7 +214,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // Runs it starts go on in the background (Wait waits for them).
 func (s *Scheduler) Step(ctx context.Context) error { return s.step(ctx) }
 
-// Wait waits for the runs this process is executing.
+// Wait waits for the runs this process is executing and the notices it is
+// sending.
 func (s *Scheduler) Wait() { s.wg.Wait() }
 
 // Wake makes Run step now (after a run was queued from outside).
@@ -216,7 +238,6 @@ func (s *Scheduler) step(ctx context.Context) error {
 	if err := s.dispatch(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	s.heartbeat(ctx, now)
 	s.mu.Lock()
 	prune := now.Sub(s.lastPrune) >= time.Hour
 	if prune {
@@ -241,10 +262,10 @@ func (s *Scheduler) untilDue(ctx context.Context) time.Duration {
 	}
 	now := s.opts.Now()
 	for _, sc := range scheds {
-		if sc.Enabled && !sc.NextRun.IsZero() {
-			if d := sc.NextRun.Sub(now); d < wait {
-				wait = max(d, 10*time.Millisecond)
-			}
+		// An overdue cursor is retried at the next step anyway (a tick
+		// that fails to fire must not spin the loop).
+		if d := sc.NextRun.Sub(now); sc.Enabled && !sc.NextRun.IsZero() && d > 0 && d < wait {
+			wait = d
 		}
 	}
 	return wait
@@ -364,10 +385,17 @@ func (s *Scheduler) newRun(app userapps.App, sc *userapps.Schedule, trigger user
 	return r
 }
 
-// hasActive reports whether the schedule has a queued or running run.
+// hasActive reports whether the schedule has a queued or running run of
+// its own (backfill runs are apart: they neither wait for its ticks nor
+// make its ticks wait).
 func (s *Scheduler) hasActive(ctx context.Context, scheduleID string) (bool, error) {
-	rs, err := s.opts.Runs.Runs(ctx, userapps.RunFilter{ScheduleID: scheduleID, Statuses: []userapps.RunStatus{userapps.RunQueued, userapps.RunRunning}, Limit: 1})
-	return len(rs) > 0, err
+	rs, err := s.opts.Runs.Runs(ctx, userapps.RunFilter{ScheduleID: scheduleID, Statuses: []userapps.RunStatus{userapps.RunQueued, userapps.RunRunning}})
+	for _, r := range rs {
+		if r.Trigger != userapps.TriggerBackfill {
+			return true, err
+		}
+	}
+	return false, err
 }
 
 // reapOrphans fails running runs whose process stopped beating.
@@ -411,58 +439,49 @@ func (s *Scheduler) reapOrphans(ctx context.Context, now time.Time) error {
 var errRaced = errors.New("changed meanwhile")
 
 // dispatch starts queued runs, oldest first, while fewer than
-// MaxConcurrent run in all processes. A run waits while another run of its
-// schedule is running (overlap: queue keeps a schedule's runs in order).
+// MaxConcurrent run in all processes. A schedule's run waits while another
+// of its runs is running (overlap: queue keeps them in order); the store
+// checks both when it hands the run over (ClaimRun), so processes sharing
+// it cannot exceed them together.
 func (s *Scheduler) dispatch(ctx context.Context) error {
 	queued, err := s.opts.Runs.Runs(ctx, userapps.RunFilter{Statuses: []userapps.RunStatus{userapps.RunQueued}})
-	if err != nil {
-		return fmt.Errorf("dispatch: %w", err)
-	}
-	if len(queued) == 0 {
-		return nil
+	if err != nil || len(queued) == 0 {
+		return err
 	}
 	slices.Reverse(queued) // oldest first
 	running, err := s.opts.Runs.Runs(ctx, userapps.RunFilter{Statuses: []userapps.RunStatus{userapps.RunRunning}})
 	if err != nil {
 		return fmt.Errorf("dispatch: %w", err)
 	}
-	busy := map[string]bool{}
-	for _, r := range running {
-		if r.ScheduleID != "" {
-			busy[r.ScheduleID] = true
-		}
-	}
 	n := len(running)
 	for _, r := range queued {
 		if n >= s.opts.MaxConcurrent {
 			break
 		}
-		if r.ScheduleID != "" && busy[r.ScheduleID] {
-			continue
-		}
-		claimed, ok, err := s.opts.Runs.ClaimRun(ctx, r.ID, s.opts.Worker, s.opts.Now())
+		claimed, ok, err := s.opts.Runs.ClaimRun(ctx, r.ID, s.opts.Worker, s.opts.Now(), s.opts.MaxConcurrent)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			continue
+		if ok {
+			n++
+			s.start(ctx, claimed)
 		}
-		n++
-		if r.ScheduleID != "" {
-			busy[r.ScheduleID] = true
-		}
-		s.start(ctx, claimed)
 	}
 	return nil
 }
 
-// start executes a claimed run in the background.
+// start executes a claimed run in the background, with its heartbeat.
 func (s *Scheduler) start(ctx context.Context, r userapps.Run) {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	s.mu.Lock()
 	s.active[r.ID] = cancel
 	s.mu.Unlock()
-	s.wg.Add(1)
+	s.wg.Add(2)
+	beatDone := make(chan struct{})
+	go func() {
+		defer s.wg.Done()
+		s.beat(runCtx, r.ID, cancel, beatDone)
+	}()
 	go func() {
 		defer s.wg.Done()
 		defer cancel(nil)
@@ -475,6 +494,7 @@ func (s *Scheduler) start(ctx context.Context, r userapps.Run) {
 				out.Error.Value = "cancelled"
 			}
 		}
+		close(beatDone)
 		s.finish(context.WithoutCancel(ctx), r, out)
 		s.mu.Lock()
 		delete(s.active, r.ID)
@@ -483,21 +503,70 @@ func (s *Scheduler) start(ctx context.Context, r userapps.Run) {
 	}()
 }
 
-// execute looks up the app and schedule and hands the run to the Executor.
-func (s *Scheduler) execute(ctx context.Context, r userapps.Run) outcome {
+// errLost is why a run is stopped when its record says it no longer runs
+// here: another process declared it lost, or cancelled it.
+var errLost = errors.New("the run's record says it no longer runs in this process (cancelled, or declared lost by another server process)")
+
+// beat touches the run's heartbeat every Heartbeat until done, and cancels
+// the run when its record says it no longer runs here.
+func (s *Scheduler) beat(ctx context.Context, id string, cancel context.CancelCauseFunc, done <-chan struct{}) {
+	t := time.NewTicker(s.opts.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		ok, err := s.opts.Runs.BeatRun(context.WithoutCancel(ctx), id, s.opts.Worker, s.opts.Now())
+		switch {
+		case err != nil:
+			s.log.Warn("run heartbeat", "run", id, "err", err)
+		case !ok:
+			s.log.Warn("stopping a run whose record says it no longer runs here", "run", id)
+			cancel(errLost)
+			return
+		}
+	}
+}
+
+// execute checks the owner, looks up the schedule's timeouts and hands the
+// run to the Executor; a panic in it fails the run, not the server.
+func (s *Scheduler) execute(ctx context.Context, r userapps.Run) (out outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("run panicked", "run", r.ID, "app", r.AppID, "panic", p, "stack", string(debug.Stack()))
+			out = outcome{Status: userapps.RunFailed, Error: &userapps.RunError{Cell: -1, Name: "panic", Value: fmt.Sprint(p)}}
+		}
+	}()
+	fail := func(name string, err error) outcome {
+		return outcome{Status: userapps.RunFailed, Error: &userapps.RunError{Cell: -1, Name: name, Value: err.Error()}}
+	}
 	app, err := s.opts.Apps.App(ctx, r.AppID)
 	if err != nil {
-		return outcome{Status: userapps.RunFailed, Error: &userapps.RunError{Cell: -1, Name: "app", Value: err.Error()}}
+		return fail("app", err)
 	}
-	var cellT, runT time.Duration
+	if s.opts.Users != nil {
+		u, err := s.opts.Users.User(ctx, app.Owner)
+		if err == nil {
+			err = userapps.Authorize(u, userapps.ActionRun, &app)
+		}
+		if err != nil {
+			return fail("owner", fmt.Errorf("the app's owner %s may not run it now: %w", app.Owner, err))
+		}
+	}
+	cellT, runT := time.Duration(0), s.opts.MaxRunTime
 	if r.ScheduleID != "" {
 		if sc, err := s.opts.Schedules.Schedule(ctx, r.ScheduleID); err == nil {
-			cellT, runT = sc.CellTimeout, sc.RunTimeout
+			cellT = sc.CellTimeout
+			if sc.RunTimeout > 0 && sc.RunTimeout < runT {
+				runT = sc.RunTimeout
+			}
 		}
 	}
 	path := s.opts.Executor.Prepare(r)
 	if _, err := s.opts.Runs.UpdateRun(ctx, r.ID, func(x *userapps.Run) error { x.Notebook = path; return nil }); err != nil {
-		return outcome{Status: userapps.RunFailed, Error: &userapps.RunError{Cell: -1, Name: "store", Value: err.Error()}}
+		return fail("store", err)
 	}
 	r.Notebook = path
 	s.log.Info("run started", "run", r.ID, "app", r.AppID, "trigger", r.Trigger, "worker", s.opts.Worker)
@@ -505,49 +574,31 @@ func (s *Scheduler) execute(ctx context.Context, r userapps.Run) outcome {
 	return outcome{Status: status, Error: rerr}
 }
 
-// finish records the outcome and sends the notice.
+// finish records the outcome, if the run is still this process's, and
+// sends the notice.
 func (s *Scheduler) finish(ctx context.Context, r userapps.Run, out outcome) {
-	if !out.Status.Final() || out.Status == userapps.RunSkipped || out.Status == userapps.RunQueued {
+	if !out.Status.Final() || out.Status == userapps.RunSkipped {
 		out = outcome{Status: userapps.RunFailed, Error: &userapps.RunError{Cell: -1, Name: "runner", Value: fmt.Sprintf("the runner reported status %q", out.Status)}}
 	}
-	done, err := s.opts.Runs.UpdateRun(ctx, r.ID, func(x *userapps.Run) error {
-		x.Status, x.Error, x.Finished = out.Status, out.Error, s.opts.Now()
-		return nil
-	})
-	if err != nil {
+	var done userapps.Run
+	var ok bool
+	var err error
+	for attempt := range 3 { // a busy store is worth a retry: else the run is reaped as lost
+		if done, ok, err = s.opts.Runs.FinishRun(ctx, r.ID, s.opts.Worker, out.Status, out.Error, s.opts.Now()); err == nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 500 * time.Millisecond)
+	}
+	switch {
+	case err != nil:
 		s.log.Error("record the end of a run", "run", r.ID, "err", err)
+		return
+	case !ok:
+		s.log.Warn("run ended, but its record no longer says it runs here (cancelled or declared lost); its outcome is dropped", "run", r.ID, "status", out.Status)
 		return
 	}
 	s.log.Info("run finished", "run", r.ID, "app", r.AppID, "status", done.Status, "duration", done.Duration(done.Finished))
 	s.notify(ctx, done)
-}
-
-// heartbeat touches the records of this process's running runs once per
-// Heartbeat.
-func (s *Scheduler) heartbeat(ctx context.Context, now time.Time) {
-	s.mu.Lock()
-	if now.Sub(s.lastBeat) < s.opts.Heartbeat {
-		s.mu.Unlock()
-		return
-	}
-	s.lastBeat = now
-	ids := make([]string, 0, len(s.active))
-	for id := range s.active {
-		ids = append(ids, id)
-	}
-	s.mu.Unlock()
-	for _, id := range ids {
-		_, err := s.opts.Runs.UpdateRun(ctx, id, func(x *userapps.Run) error {
-			if x.Status != userapps.RunRunning {
-				return errRaced
-			}
-			x.Heartbeat = now
-			return nil
-		})
-		if err != nil && !errors.Is(err, errRaced) {
-			s.log.Warn("run heartbeat", "run", id, "err", err)
-		}
-	}
 }
 
 // RunNow queues a manual run of app with parameters and wakes the
@@ -587,8 +638,7 @@ func (s *Scheduler) Backfill(ctx context.Context, scheduleID string, from, to ti
 	case hours > 744:
 		return nil, fmt.Errorf("backfill: %d hours is more than 744 (31 days) at once; split the range: %w", hours, userapps.ErrInvalid)
 	}
-	probe := userapps.Schedule{AppID: sc.AppID, Spec: "@hourly", Parameters: map[string]any{param: ""}}
-	if err := probe.Normalize(); err != nil {
+	if err := userapps.CheckParameterName(param); err != nil {
 		return nil, fmt.Errorf("backfill: %w", err)
 	}
 	now := s.opts.Now()
@@ -605,8 +655,10 @@ func (s *Scheduler) Backfill(ctx context.Context, scheduleID string, from, to ti
 	return runs, nil
 }
 
-// Cancel cancels a queued run, or one this process is running. A run
-// running in another process, or already over, is ErrNotCancellable.
+// Cancel cancels a queued or running run. A run this process executes is
+// stopped at once; one running in another process sharing the store is
+// marked cancelled there, and that process stops it at its next heartbeat.
+// A run already over is ErrNotCancellable.
 func (s *Scheduler) Cancel(ctx context.Context, runID, reason string) (userapps.Run, error) {
 	s.mu.Lock()
 	cancel, mine := s.active[runID]
@@ -616,15 +668,12 @@ func (s *Scheduler) Cancel(ctx context.Context, runID, reason string) (userapps.
 		return s.opts.Runs.Run(ctx, runID)
 	}
 	r, err := s.opts.Runs.UpdateRun(ctx, runID, func(x *userapps.Run) error {
-		switch x.Status {
-		case userapps.RunQueued:
-			x.Status, x.Finished = userapps.RunCancelled, s.opts.Now()
-			x.Error = &userapps.RunError{Cell: -1, Name: "cancelled", Value: reason}
-			return nil
-		case userapps.RunRunning:
-			return fmt.Errorf("run %s is running in server process %s: cancel it there: %w", runID, x.Worker, ErrNotCancellable)
+		if x.Status.Final() {
+			return fmt.Errorf("run %s is already %s: %w", runID, x.Status, ErrNotCancellable)
 		}
-		return fmt.Errorf("run %s is already %s: %w", runID, x.Status, ErrNotCancellable)
+		x.Status, x.Finished = userapps.RunCancelled, s.opts.Now()
+		x.Error = &userapps.RunError{Cell: -1, Name: "cancelled", Value: reason}
+		return nil
 	})
 	if err == nil {
 		s.notify(ctx, r)
@@ -642,8 +691,9 @@ func (s *Scheduler) CancelAll(reason string) {
 	}
 }
 
-// Prune deletes finished runs beyond KeepRuns per app or older than
-// KeepFor, with their executed notebooks.
+// Prune deletes finished runs beyond the newest KeepRuns of each app
+// (skipped records counted apart) or older than KeepFor, with their
+// executed notebooks, and what the Executor keeps for deleted apps.
 func (s *Scheduler) Prune(ctx context.Context) error {
 	apps, err := s.opts.Apps.Apps(ctx, userapps.AppFilter{})
 	if err != nil {
@@ -657,21 +707,36 @@ func (s *Scheduler) Prune(ctx context.Context) error {
 			return fmt.Errorf("prune runs of %s: %w", a.ID, err)
 		}
 		var ids []string
-		for i, r := range runs { // newest first
-			if i >= s.opts.KeepRuns || r.Created.Before(cutoff) {
+		kept := map[bool]int{} // skipped or not → runs kept so far
+		for _, r := range runs { // newest first
+			// Skipped records are counted apart, so a schedule that skips
+			// most ticks keeps the history of the runs it made.
+			skipped := r.Status == userapps.RunSkipped
+			if kept[skipped] >= s.opts.KeepRuns || r.Created.Before(cutoff) {
 				if r.Notebook != "" {
 					if err := s.opts.Executor.Discard(r); err != nil {
 						s.log.Warn("delete a pruned run's notebook", "run", r.ID, "err", err)
 					}
 				}
 				ids = append(ids, r.ID)
+				continue
 			}
+			kept[skipped]++
 		}
 		if err := s.opts.Runs.DeleteRuns(ctx, ids); err != nil {
 			return err
 		}
 		if len(ids) > 0 {
 			s.log.Info("pruned runs", "app", a.ID, "runs", len(ids))
+		}
+	}
+	if sw, ok := s.opts.Executor.(AppSweeper); ok {
+		keep := map[string]bool{}
+		for _, a := range apps {
+			keep[a.ID] = true
+		}
+		if err := sw.SweepApps(keep); err != nil {
+			return fmt.Errorf("prune runs of deleted apps: %w", err)
 		}
 	}
 	return nil
@@ -720,7 +785,18 @@ func (s *Scheduler) notify(ctx context.Context, r userapps.Run) {
 		s.log.Warn("run notice not sent: no taps configured", "run", r.ID, "tap", sc.AlertTap)
 		return
 	}
-	if err := s.opts.Notifier.Notify(ctx, sc.AlertTap, body); err != nil {
-		s.log.Warn("run notice not sent", "run", r.ID, "tap", sc.AlertTap, "err", err)
-	}
+	// In the background: a slow tap must not hold the scheduler's steps
+	// (heartbeats, ticks) or the request that cancelled a run.
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), noticeTimeout)
+		defer cancel()
+		if err := s.opts.Notifier.Notify(ctx, sc.AlertTap, body); err != nil {
+			s.log.Warn("run notice not sent", "run", r.ID, "tap", sc.AlertTap, "err", err)
+		}
+	}()
 }
+
+// noticeTimeout bounds sending one notice.
+const noticeTimeout = 30 * time.Second

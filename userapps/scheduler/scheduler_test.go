@@ -503,7 +503,7 @@ func TestOrphanedRunFails(t *testing.T) {
 	if err := w.db.CreateRun(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := w.db.ClaimRun(ctx, r.ID, "dead-process", start); err != nil || !ok {
+	if _, ok, err := w.db.ClaimRun(ctx, r.ID, "dead-process", start, 2); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	s := w.scheduler(func(o *Options) { o.Heartbeat = 10 * time.Second })
@@ -630,7 +630,8 @@ func TestBackfill(t *testing.T) {
 		}
 		hours = append(hours, r.Parameters["hour"].(string))
 	}
-	if len(hours) != 24 || hours[0] != "202611220000" || hours[23] != "202611222300" || !slices.IsSorted(hours) {
+	slices.Sort(hours) // backfill runs run side by side, within the limit
+	if len(hours) != 24 || hours[0] != "202611220000" || hours[23] != "202611222300" || len(slices.Compact(slices.Clone(hours))) != 24 {
 		t.Errorf("hours = %v", hours)
 	}
 	for _, bad := range []struct {
@@ -693,5 +694,118 @@ func TestScheduleLifecycle(t *testing.T) {
 	}
 	if got, err := w.db.Run(ctx, "run-q"); err != nil || got.Status != userapps.RunCancelled || got.ScheduleID != "" {
 		t.Errorf("queued run of a deleted schedule: %+v %v", got, err)
+	}
+}
+
+func TestRunPanicFailsTheRun(t *testing.T) {
+	w := newWorld(t, "scan")
+	w.exec.outcome = func(userapps.Run) (userapps.RunStatus, *userapps.RunError) { panic("runner bug") }
+	s := w.scheduler()
+	r, err := s.RunNow(context.Background(), w.apps["scan"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step(t, s)
+	got, _ := w.db.Run(context.Background(), r.ID)
+	if got.Status != userapps.RunFailed || got.Error == nil || got.Error.Name != "panic" || got.Error.Value != "runner bug" {
+		t.Errorf("run after a panic: %s %+v", got.Status, got.Error)
+	}
+}
+
+// TestRunLostElsewhereStops checks that a run whose record another process
+// changed (declared it lost, or cancelled it) is stopped here at its next
+// heartbeat, and that its outcome does not overwrite the record.
+func TestRunLostElsewhereStops(t *testing.T) {
+	w := newWorld(t, "slow")
+	release := make(chan struct{})
+	defer close(release)
+	w.exec.hold[w.apps["slow"].ID] = release
+	s := w.scheduler(func(o *Options) { o.Heartbeat = 20 * time.Millisecond })
+	other := w.scheduler(func(o *Options) { o.Worker = "other" })
+	ctx := context.Background()
+	r, _ := s.RunNow(ctx, w.apps["slow"], nil)
+	if err := s.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.exec.waitRunning(t, 1)
+	// The other process cancels it (a user's request reached that one).
+	if got, err := other.Cancel(ctx, r.ID, "cancelled by ana"); err != nil || got.Status != userapps.RunCancelled {
+		t.Fatalf("cancel from another process: %+v %v", got, err)
+	}
+	s.Wait() // the heartbeat sees it and stops the run
+	got, _ := w.db.Run(ctx, r.ID)
+	if got.Status != userapps.RunCancelled || got.Error == nil || got.Error.Value != "cancelled by ana" {
+		t.Errorf("record after the owner stopped: %s %+v", got.Status, got.Error)
+	}
+}
+
+func TestOwnerMustStillBeAllowed(t *testing.T) {
+	w := newWorld(t, "scan")
+	s := w.scheduler(func(o *Options) { o.Users = w.db })
+	ctx := context.Background()
+	if _, err := w.db.UpdateUser(ctx, "ana", func(u *userapps.User) error { u.Role = userapps.RoleViewer; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := s.RunNow(ctx, w.apps["scan"], nil)
+	step(t, s)
+	got, _ := w.db.Run(ctx, r.ID)
+	if got.Status != userapps.RunFailed || got.Error == nil || got.Error.Name != "owner" || len(w.exec.executed()) != 0 {
+		t.Errorf("run of an owner demoted to viewer: %s %+v, executed %d", got.Status, got.Error, len(w.exec.executed()))
+	}
+}
+
+func TestBackfillDoesNotHoldTicks(t *testing.T) {
+	w := newWorld(t, "scan")
+	sc := w.schedule("scan", "* * * * *")
+	release := make(chan struct{})
+	w.exec.hold[w.apps["scan"].ID] = release
+	s := w.scheduler(func(o *Options) { o.MaxConcurrent = 4 })
+	ctx := context.Background()
+	step(t, s)
+	if _, err := s.Backfill(ctx, sc.ID, start.Add(-3*time.Hour), start.Add(-2*time.Hour), "hour"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.exec.waitRunning(t, 2) // both backfill hours at once
+	w.clock.Add(time.Minute)
+	if err := s.Step(ctx); err != nil { // the tick runs beside them, not skipped
+		t.Fatal(err)
+	}
+	w.exec.waitRunning(t, 3)
+	close(release)
+	s.Wait()
+	if got := statuses(w.runs(userapps.RunFilter{Statuses: []userapps.RunStatus{userapps.RunSkipped}})); len(got) != 0 {
+		t.Errorf("skipped during a backfill: %v", got)
+	}
+}
+
+func TestPruneCountsSkippedApart(t *testing.T) {
+	w := newWorld(t, "scan")
+	sc := w.schedule("scan", "* * * * *")
+	s := w.scheduler(func(o *Options) { o.KeepRuns = 2 })
+	ctx := context.Background()
+	// 2 runs, then 5 skipped records after them.
+	for i := range 7 {
+		r := userapps.Run{ID: fmt.Sprintf("r%d", i), AppID: sc.AppID, Owner: "ana", ScheduleID: sc.ID, Status: userapps.RunSucceeded,
+			Trigger: userapps.TriggerManual, Created: start.Add(time.Duration(i) * time.Minute)}
+		if i >= 2 {
+			r.Status, r.Trigger = userapps.RunSkipped, userapps.TriggerSchedule
+			r.Scheduled = r.Created
+		}
+		if err := w.db.CreateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range w.runs(userapps.RunFilter{}) {
+		ids = append(ids, r.ID)
+	}
+	if want := []string{"r0", "r1", "r5", "r6"}; !slices.Equal(ids, want) {
+		t.Errorf("kept %v, want %v (the 2 runs and the 2 newest skipped records)", ids, want)
 	}
 }

@@ -170,6 +170,19 @@ func (d *DB) ClaimTick(ctx context.Context, id string, from, to time.Time, runs 
 			return nil
 		}
 		for _, r := range runs {
+			// A tick that already has its run (the cursor went back: a clock
+			// stepped back, a process with a late clock re-enabled the
+			// schedule) is not fired twice, and does not hold the cursor.
+			if r.Trigger == userapps.TriggerSchedule || r.Trigger == userapps.TriggerCatchUp {
+				var n int
+				if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM runs WHERE schedule_id = ? AND scheduled_us = ? AND run_trigger = ?`,
+					r.ScheduleID, micros(r.Scheduled), string(r.Trigger)).Scan(&n); err != nil {
+					return err
+				}
+				if n > 0 {
+					continue
+				}
+			}
 			if err := insertRun(ctx, tx, r); err != nil {
 				return err
 			}
@@ -338,20 +351,82 @@ func (d *DB) UpdateRun(ctx context.Context, id string, change func(*userapps.Run
 	return out, err
 }
 
-// ClaimRun moves a queued run to running for worker (see
-// userapps.RunStore).
-func (d *DB) ClaimRun(ctx context.Context, id, worker string, now time.Time) (userapps.Run, bool, error) {
-	res, err := d.db.ExecContext(ctx, `UPDATE runs SET status = ?, worker = ?, started_us = ?, heartbeat_us = ? WHERE id = ? AND status = ?`,
-		string(userapps.RunRunning), worker, micros(now), micros(now), id, string(userapps.RunQueued))
+// ClaimRun moves a queued run to running for worker within the limits
+// (see userapps.RunStore), all in one transaction.
+func (d *DB) ClaimRun(ctx context.Context, id, worker string, now time.Time, limit int) (userapps.Run, bool, error) {
+	var out userapps.Run
+	claimed := false
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		x, err := scanRun(tx.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) || err == nil && x.Status != userapps.RunQueued {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var running int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM runs WHERE status = ?`, string(userapps.RunRunning)).Scan(&running); err != nil {
+			return err
+		}
+		if running >= limit {
+			return nil
+		}
+		if x.ScheduleID != "" && x.Trigger != userapps.TriggerBackfill {
+			var same int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM runs WHERE status = ? AND schedule_id = ? AND run_trigger <> ?`,
+				string(userapps.RunRunning), x.ScheduleID, string(userapps.TriggerBackfill)).Scan(&same); err != nil {
+				return err
+			}
+			if same > 0 {
+				return nil
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, worker = ?, started_us = ?, heartbeat_us = ? WHERE id = ?`,
+			string(userapps.RunRunning), worker, micros(now), micros(now), id); err != nil {
+			return err
+		}
+		x.Status, x.Worker, x.Started, x.Heartbeat = userapps.RunRunning, worker, fromMicros(micros(now)), fromMicros(micros(now))
+		out, claimed = x, true
+		return nil
+	})
 	if err != nil {
 		return userapps.Run{}, false, fmt.Errorf("claim run %s: %w", id, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	return out, claimed, nil
+}
+
+// FinishRun records the end of a run still running for worker (see
+// userapps.RunStore).
+func (d *DB) FinishRun(ctx context.Context, id, worker string, status userapps.RunStatus, rerr *userapps.RunError, now time.Time) (userapps.Run, bool, error) {
+	var out userapps.Run
+	done := false
+	_, err := d.UpdateRun(ctx, id, func(x *userapps.Run) error {
+		if x.Status != userapps.RunRunning || x.Worker != worker {
+			return errNotMine
+		}
+		x.Status, x.Error, x.Finished = status, rerr, now
+		out, done = *x, true
+		return nil
+	})
+	if errors.Is(err, errNotMine) {
 		return userapps.Run{}, false, nil
 	}
-	x, err := d.Run(ctx, id)
-	return x, err == nil, err
+	return out, done && err == nil, err
 }
+
+// BeatRun touches the heartbeat of a run still running for worker.
+func (d *DB) BeatRun(ctx context.Context, id, worker string, now time.Time) (bool, error) {
+	res, err := d.db.ExecContext(ctx, `UPDATE runs SET heartbeat_us = ? WHERE id = ? AND status = ? AND worker = ?`,
+		micros(now), id, string(userapps.RunRunning), worker)
+	if err != nil {
+		return false, fmt.Errorf("heartbeat of run %s: %w", id, err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// errNotMine aborts FinishRun's update of a run that is not the worker's.
+var errNotMine = errors.New("run is not running for this worker")
 
 // DeleteRuns removes the runs with these ids.
 func (d *DB) DeleteRuns(ctx context.Context, ids []string) error {

@@ -55,14 +55,22 @@ func TestSchedulesAndRuns(t *testing.T) {
 	if ok, err := d.ClaimTick(ctx, "s1", time.Time{}, tick, []userapps.Run{run}); ok || err != nil {
 		t.Fatalf("second claim of the same tick: %v %v, want false", ok, err)
 	}
-	// Even with the cursor reset, the same tick cannot make a second run.
+	// With the cursor back on a fired tick, the tick makes no second run,
+	// and the cursor moves on.
 	dup := run
 	dup.ID = "r2"
-	if ok, err := d.ClaimTick(ctx, "s1", tick, tick.Add(time.Hour), []userapps.Run{dup}); ok || !errors.Is(err, userapps.ErrConflict) {
-		t.Fatalf("a second run for one tick: %v %v, want ErrConflict", ok, err)
+	if ok, err := d.ClaimTick(ctx, "s1", tick, tick.Add(time.Hour), []userapps.Run{dup}); !ok || err != nil {
+		t.Fatalf("claim of a fired tick: %v %v", ok, err)
 	}
-	if s, _ := d.Schedule(ctx, "s1"); !s.NextRun.Equal(tick) {
-		t.Errorf("cursor %s after a refused claim, want %s", s.NextRun, tick)
+	if _, err := d.Run(ctx, "r2"); !errors.Is(err, userapps.ErrNotFound) {
+		t.Errorf("a second run for one tick was stored: %v", err)
+	}
+	if s, _ := d.Schedule(ctx, "s1"); !s.NextRun.Equal(tick.Add(time.Hour)) {
+		t.Errorf("cursor %s, want %s", s.NextRun, tick.Add(time.Hour))
+	}
+	// The unique index still refuses a second run of a tick stored another way.
+	if err := d.CreateRun(ctx, dup); !errors.Is(err, userapps.ErrConflict) {
+		t.Errorf("a second run for one tick: %v, want ErrConflict", err)
 	}
 	// A backfill may repeat an hour.
 	for _, id := range []string{"b1", "b2"} {
@@ -73,26 +81,49 @@ func TestSchedulesAndRuns(t *testing.T) {
 		}
 	}
 
-	claimed, ok, err := d.ClaimRun(ctx, "r1", "w1", tick.Add(time.Second))
+	if _, ok, err := d.ClaimRun(ctx, "r1", "w1", tick, 0); ok || err != nil {
+		t.Fatalf("claim beyond the limit: %v %v", ok, err)
+	}
+	claimed, ok, err := d.ClaimRun(ctx, "r1", "w1", tick.Add(time.Second), 5)
 	if !ok || err != nil || claimed.Status != userapps.RunRunning || claimed.Worker != "w1" || !claimed.Started.Equal(tick.Add(time.Second)) {
 		t.Fatalf("claim run: %+v %v %v", claimed, ok, err)
 	}
-	if _, ok, _ := d.ClaimRun(ctx, "r1", "w2", tick); ok {
+	if _, ok, _ := d.ClaimRun(ctx, "r1", "w2", tick, 5); ok {
 		t.Fatal("a running run claimed again")
 	}
-	done, err := d.UpdateRun(ctx, "r1", func(r *userapps.Run) error {
-		r.Status, r.Finished = userapps.RunFailed, tick.Add(time.Minute)
-		r.Error = &userapps.RunError{Cell: 2, Name: "panic", Value: "boom"}
-		return nil
-	})
-	if err != nil {
+	// Another run of the schedule waits while r1 runs; backfill runs do not.
+	r3 := run
+	r3.ID, r3.Scheduled = "r3", tick.Add(time.Hour)
+	if err := d.CreateRun(ctx, r3); err != nil {
 		t.Fatal(err)
+	}
+	if _, ok, _ := d.ClaimRun(ctx, "r3", "w1", tick, 5); ok {
+		t.Error("a second run of one schedule claimed while the first runs")
+	}
+	if _, ok, _ := d.ClaimRun(ctx, "b1", "w1", tick, 5); !ok {
+		t.Error("a backfill run waits for the schedule's running run")
+	}
+	if ok, err := d.BeatRun(ctx, "r1", "w2", tick.Add(2*time.Second)); ok || err != nil {
+		t.Errorf("another worker's heartbeat: %v %v", ok, err)
+	}
+	if ok, err := d.BeatRun(ctx, "r1", "w1", tick.Add(2*time.Second)); !ok || err != nil {
+		t.Errorf("heartbeat: %v %v", ok, err)
+	}
+	if _, ok, _ := d.FinishRun(ctx, "r1", "w2", userapps.RunSucceeded, nil, tick); ok {
+		t.Error("another worker finished the run")
+	}
+	done, ok, err := d.FinishRun(ctx, "r1", "w1", userapps.RunFailed, &userapps.RunError{Cell: 2, Name: "panic", Value: "boom"}, tick.Add(time.Minute))
+	if !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if _, ok, _ := d.FinishRun(ctx, "r1", "w1", userapps.RunSucceeded, nil, tick); ok {
+		t.Error("a finished run finished again")
 	}
 	if back, _ := d.Run(ctx, "r1"); !reflect.DeepEqual(back, done) {
 		t.Errorf("run round trip:\n got %+v\nwant %+v", back, done)
 	}
 	if rs, _ := d.Runs(ctx, userapps.RunFilter{AppID: app.ID, Statuses: []userapps.RunStatus{userapps.RunQueued}}); len(rs) != 2 {
-		t.Errorf("queued runs: %d, want the 2 backfill runs", len(rs))
+		t.Errorf("queued runs: %d, want r3 and backfill b2", len(rs))
 	}
 	if err := d.DeleteSchedule(ctx, "s1"); err != nil {
 		t.Fatal(err)
@@ -100,7 +131,7 @@ func TestSchedulesAndRuns(t *testing.T) {
 	if r, _ := d.Run(ctx, "r1"); r.ScheduleID != "" {
 		t.Errorf("run keeps schedule %q after it was deleted", r.ScheduleID)
 	}
-	if err := d.DeleteRuns(ctx, []string{"r1", "b1"}); err != nil {
+	if err := d.DeleteRuns(ctx, []string{"r1", "b1", "r3"}); err != nil {
 		t.Fatal(err)
 	}
 	if rs, _ := d.Runs(ctx, userapps.RunFilter{}); len(rs) != 1 || rs[0].ID != "b2" {
