@@ -68,6 +68,7 @@ type serveConfig struct {
 	maxRuns    int      // runs running at once
 	keepRuns   int      // finished runs kept per app
 	keepFor    time.Duration
+	maxRunTime time.Duration // bound of every headless run
 }
 
 func runServe(ctx context.Context, std streams, args []string) error {
@@ -98,6 +99,7 @@ on --broker-addr, and the example labs loaded as apps of the admin user.`)
 	maxRuns := fs.Int("max-runs", 2, "at most `N` headless runs (schedules, Run now, backfills) at once; the others wait queued")
 	keepRuns := fs.Int("keep-runs", 100, "finished runs kept per app, the newest `N` (records and executed notebooks)")
 	keepFor := fs.Duration("keep-runs-for", 30*24*time.Hour, "finished runs older than this are deleted")
+	maxRunTime := fs.Duration("max-run-time", 24*time.Hour, "no headless run lasts longer, whatever its schedule's run_timeout (a Run now has none of its own)")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "log `format` on stderr: text (key=value) or json (one object a line)")
 	fs.String("config", "", "JSON `file` of settings named like these flags, e.g. {\"addr\": \"0.0.0.0:8888\", \"data-dir\": \"/data\", \"taps\": {...}}; flags given on the command line win")
@@ -116,9 +118,9 @@ on --broker-addr, and the example labs loaded as apps of the admin user.`)
 	}
 	cfg := serveConfig{addr: *addr, dataDir: *dataDir, token: *token, lake: *lake, demo: *demoMode,
 		brokerAddr: *brokerAddr, tapsConfig: *tapsConfig, idle: *idle, level: level, logFormat: *logFormat, kernelBin: *kernelBin,
-		maxRuns: *maxRuns, keepRuns: *keepRuns, keepFor: *keepFor}
-	if cfg.maxRuns < 1 || cfg.keepRuns < 1 || cfg.keepFor <= 0 {
-		return usagef("--max-runs and --keep-runs must be at least 1, --keep-runs-for positive")
+		maxRuns: *maxRuns, keepRuns: *keepRuns, keepFor: *keepFor, maxRunTime: *maxRunTime}
+	if cfg.maxRuns < 1 || cfg.keepRuns < 1 || cfg.keepFor <= 0 || cfg.maxRunTime <= 0 {
+		return usagef("--max-runs and --keep-runs must be at least 1, --keep-runs-for and --max-run-time positive")
 	}
 	if *origins != "" {
 		cfg.origins = strings.Split(*origins, ",")
@@ -306,7 +308,7 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	var baseURL atomic.Value // string, once listening: notices link executed notebooks
 	sched, err := scheduler.New(scheduler.Options{
 		Schedules: db, Runs: db, Apps: db, Executor: executor, Notifier: notifier,
-		MaxConcurrent: cfg.maxRuns, KeepRuns: cfg.keepRuns, KeepFor: cfg.keepFor, Users: db,
+		MaxConcurrent: cfg.maxRuns, KeepRuns: cfg.keepRuns, KeepFor: cfg.keepFor, Users: db, MaxRunTime: cfg.maxRunTime,
 		Link: func(r userapps.Run) string {
 			base, _ := baseURL.Load().(string)
 			return base + "/api/apps/" + r.AppID + "/runs/" + r.ID + "/notebook"

@@ -707,7 +707,7 @@ func (s *Scheduler) Prune(ctx context.Context) error {
 			return fmt.Errorf("prune runs of %s: %w", a.ID, err)
 		}
 		var ids []string
-		kept := map[bool]int{} // skipped or not → runs kept so far
+		kept := map[bool]int{}   // skipped or not → runs kept so far
 		for _, r := range runs { // newest first
 			// Skipped records are counted apart, so a schedule that skips
 			// most ticks keeps the history of the runs it made.
