@@ -61,7 +61,7 @@ export async function render(main, _params, ctx) {
 }
 
 async function createForm(ctx, created) {
-  const name = h('input', {name: 'name', maxlength: 120, pattern: '[A-Za-z0-9][A-Za-z0-9._ -]*', autocomplete: 'off'});
+  const name = h('input', {name: 'name', maxlength: 120, autocomplete: 'off'});
   const example = h('select', {name: 'example'}, h('option', {value: ''}, 'Blank notebook'));
   try {
     for (const ex of await api('GET', '/api/examples')) example.append(h('option', {value: ex}, ex));
@@ -159,13 +159,13 @@ function appRow(x, ctx, canAct, changed) {
       links.schedule, links.runs, canAct ? buttons.del : null),
   };
   const row = h('tr', {}, Object.values(cells));
-  Object.assign(row, {app: x.app, cells, buttons, links, notebookLink});
+  Object.assign(row, {app: x.app, parts: cells, buttons, links, notebookLink});
   return row;
 }
 
 function updateRow(row, {app, lastRun, schedules}) {
   row.app = app;
-  const {cells, buttons, links, notebookLink} = row;
+  const {parts: cells, buttons, links, notebookLink} = row;
   const base = `/apps/${encodeURIComponent(app.id)}`;
   notebookLink.textContent = app.name;
   notebookLink.href = `${base}/notebook`;

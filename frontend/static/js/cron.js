@@ -56,6 +56,7 @@ export function describeCron(expr) {
   else if (isNum(min) && hour === '*') time = min === '0' ? 'every hour, on the hour' : `every hour at minute ${min}`;
   else if (min === '*' && hour === '*') time = 'every minute';
   else if (/^\*\/\d+$/.test(min) && hour === '*') time = `every ${min.slice(2)} minutes`;
+  else if (/^\*\/\d+$/.test(min)) time = `every ${min.slice(2)} minutes during hours ${list(hour, (x) => x)}`;
   else if (isNum(min) && /^\*\/\d+$/.test(hour)) time = `at minute ${min} of every ${hour.slice(2)} hours`;
   else if (isNum(min)) time = `at minute ${min} past hour ${list(hour, (x) => x)}`;
   else time = `at minute ${list(min, (x) => x)} of hour ${list(hour, (x) => x)}`;

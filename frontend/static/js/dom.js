@@ -160,7 +160,7 @@ export function poller(fn, ms) {
     try {
       if (!document.hidden) next = (await fn()) || ms;
     } catch (e) {
-      console.warn(e);
+      console.error(e);
     } finally {
       running = false;
     }

@@ -77,14 +77,14 @@ function runRow(r, appID, canRun, changed, err) {
   }}, 'Cancel');
   cells[6].append(view, canRun ? cancel : '');
   const row = h('tr', {}, cells);
-  Object.assign(row, {cells, view, cancel});
+  Object.assign(row, {tds: cells, view, cancel});
   row.appID = appID;
   return row;
 }
 
 function updateRunRow(row, r) {
   row.run = r;
-  const [status, trigger, scheduled, started, dur, error] = row.cells;
+  const [status, trigger, scheduled, started, dur, error] = row.tds;
   status.replaceChildren(h('span', {class: `badge run-${r.status}`}, r.status));
   trigger.textContent = r.trigger;
   scheduled.textContent = when(r.scheduled || r.created);
