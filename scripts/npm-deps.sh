@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Installs the npm packages the Node-driven tests and benchmarks use
-# (userapps/httpapi/testdata/node: @jupyterlab/services and ws, pinned by
-# its package-lock.json) with `npm ci`, unless node_modules already holds
-# exactly that lock file's packages. Safe to run concurrently (flock); the
-# Go tests that need the packages run it themselves, so a fresh clone works.
+# Installs the npm packages the Node-driven tests and benchmarks use, pinned
+# by each folder's package-lock.json, with `npm ci`, unless node_modules
+# already holds exactly that lock file's packages:
+#   userapps/httpapi/testdata/node   @jupyterlab/services and ws (the default)
+#   frontend/testdata/browser        playwright-core (the browser tests)
+# Safe to run concurrently (flock); the Go tests that need the packages run
+# it themselves, so a fresh clone works.
 #
-#   ./scripts/npm-deps.sh        prints the node_modules folder it ensured
+#   ./scripts/npm-deps.sh [DIR]   prints the node_modules folder it ensured
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=$PWD/userapps/httpapi/testdata/node
+dir=$PWD/${1:-userapps/httpapi/testdata/node}
+[[ -f $dir/package-lock.json ]] || { echo "npm-deps.sh: no package-lock.json in $dir" >&2; exit 1; }
 stamp=$dir/node_modules/.flowlab-lock.sha256
 
 for c in node npm; do

@@ -17,7 +17,7 @@ step() { printf '\n=== %s\n' "$*"; }
 
 APT_PACKAGES=(
 	python3-jupyter-client python3-nbclient python3-nbformat python3-ipykernel python3-zmq
-	tshark kcat
+	tshark kcat chromium
 )
 
 short=false
@@ -42,6 +42,7 @@ if ! $short; then
 	install_apt
 	step "npm packages"
 	./scripts/npm-deps.sh
+	./scripts/npm-deps.sh frontend/testdata/browser
 fi
 
 step "gofmt"

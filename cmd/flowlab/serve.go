@@ -35,6 +35,7 @@ import (
 	"github.com/flowlab/flowlab/datalake/taps/broker"
 	"github.com/flowlab/flowlab/datalake/taps/monitor"
 	"github.com/flowlab/flowlab/examples"
+	"github.com/flowlab/flowlab/frontend"
 	"github.com/flowlab/flowlab/kernel"
 	"github.com/flowlab/flowlab/userapps"
 	"github.com/flowlab/flowlab/userapps/files"
@@ -323,8 +324,10 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	// The scheduler first (it cancels its runs), then their kernels.
 	background = append(background, func() error { return <-schedDone }, func() error { return <-runsMgrDone })
 
-	handlers := map[string]http.Handler{}
+	// The tap list is answered without taps too (empty): the UI asks.
+	handlers := map[string]http.Handler{"GET /api/taps": &monitor.List{}}
 	if tapSet != nil {
+		handlers["GET /api/taps"] = &monitor.List{Taps: tapSet}
 		handlers["GET /api/taps/{tap}/events"] = &monitor.Handler{Source: tapSet, Logger: log.With("component", "tap-monitor")}
 	}
 	if len(cfg.sinks) > 0 && (sinkCluster == nil || lake == "") {
@@ -352,6 +355,10 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 		go func() { writerDone <- w.Run(runCtx) }()
 		background = append(background, func() error { return <-writerDone })
 	}
+	ui, err := frontend.New()
+	if err != nil {
+		return fmt.Errorf("web UI: %w", err)
+	}
 	api, err := httpapi.New(httpapi.Options{
 		Users:          db,
 		Contents:       notebooks,
@@ -366,6 +373,7 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 		Specs:          []httpapi.KernelSpec{kernelSpec(exe, lake)},
 		OriginPatterns: cfg.origins,
 		Handlers:       handlers,
+		UI:             ui,
 		Metrics:        met.Handler(),
 		Requests:       met,
 		Version:        version,
@@ -388,7 +396,7 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	baseURL.Store(url)
 	fmt.Fprintf(std.out, "flowlab %s serving on %s\n", version, url)
 	fmt.Fprintf(std.out, "    %s/api?token=%s\n", url, token)
-	fmt.Fprintf(std.out, "Jupyter clients (VS Code: \"Existing Jupyter Server\"): %s/?token=%s\n", url, token)
+	fmt.Fprintf(std.out, "Web UI and Jupyter clients (VS Code: \"Existing Jupyter Server\"): %s/?token=%s\n", url, token)
 	fmt.Fprintf(std.out, "Prometheus metrics: %s/metrics (Authorization: Bearer <token>)\n", url)
 	log.Info("serving", "component", "server", "addr", ln.Addr().String(), "data_dir", dataDir, "lake", lake)
 	if cfg.demo {

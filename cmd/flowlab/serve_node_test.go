@@ -71,43 +71,7 @@ func TestServeJupyterLabServices(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
 
-	reported := map[string]nodeStep{}
-	var order []string
-	sc := bufio.NewScanner(&stdout)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), "@step ")
-		if !ok {
-			continue
-		}
-		var s nodeStep
-		if err := json.Unmarshal([]byte(line), &s); err != nil {
-			t.Errorf("undecodable step line %q: %v", line, err)
-			continue
-		}
-		reported[s.Step] = s
-		order = append(order, s.Step)
-	}
-	if strings.Join(order, " ") != strings.Join(nodeSteps, " ") {
-		t.Errorf("steps reported %q, want %q", order, nodeSteps)
-	}
-	allOK := true
-	for _, name := range nodeSteps {
-		s, ok := reported[name]
-		allOK = allOK && ok && s.OK
-		t.Run(name, func(t *testing.T) {
-			switch {
-			case !ok:
-				t.Fatalf("acceptance.js never reported this step (node: %v)\nstderr:\n%s", runErr, stderr.String())
-			case !s.OK:
-				t.Fatalf("%s\nserver log:\n%s", s.Error, srv.logTail())
-			}
-			t.Logf("%.1f ms %s", s.MS, s.Detail)
-		})
-	}
-	if (runErr == nil) != allOK {
-		t.Errorf("node exited with %v although the steps say all ok = %v\nstderr:\n%s", runErr, allOK, stderr.String())
-	}
+	checkNodeSteps(t, nodeSteps, &stdout, &stderr, runErr, srv.logTail)
 
 	t.Run("notebook on disk", func(t *testing.T) {
 		// The script restored the checkpoint of its first save, whose first
@@ -158,14 +122,59 @@ func TestServeJupyterLabServices(t *testing.T) {
 	})
 }
 
+// checkNodeSteps reads the "@step {json}" lines a Node script printed and
+// makes each wanted step a subtest, in order; the script's exit must agree
+// with its steps.
+func checkNodeSteps(t *testing.T, want []string, stdout, stderr *bytes.Buffer, runErr error, serverLog func() string) {
+	t.Helper()
+	reported := map[string]nodeStep{}
+	var order []string
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "@step ")
+		if !ok {
+			continue
+		}
+		var s nodeStep
+		if err := json.Unmarshal([]byte(line), &s); err != nil {
+			t.Errorf("undecodable step line %q: %v", line, err)
+			continue
+		}
+		reported[s.Step] = s
+		order = append(order, s.Step)
+	}
+	if strings.Join(order, " ") != strings.Join(want, " ") {
+		t.Errorf("steps reported %q, want %q", order, want)
+	}
+	allOK := true
+	for _, name := range want {
+		s, ok := reported[name]
+		allOK = allOK && ok && s.OK
+		t.Run(name, func(t *testing.T) {
+			switch {
+			case !ok:
+				t.Fatalf("the script never reported this step (node: %v)\nstderr:\n%s", runErr, stderr.String())
+			case !s.OK:
+				t.Fatalf("%s\nserver log:\n%s", s.Error, serverLog())
+			}
+			t.Logf("%.1f ms %s", s.MS, s.Detail)
+		})
+	}
+	if (runErr == nil) != allOK {
+		t.Errorf("node exited with %v although the steps say all ok = %v\nstderr:\n%s", runErr, allOK, stderr.String())
+	}
+}
+
 // npmPackages installs the pinned npm packages with scripts/npm-deps.sh and
-// returns the Node package's folder. Without npm or the registry the test
+// returns the Node package's folder: dir (relative to the repository), by
+// default userapps/httpapi/testdata/node. Without npm or the registry the test
 // skips, or fails under CI.
-func npmPackages(t *testing.T) string {
+func npmPackages(t *testing.T, dir ...string) string {
 	t.Helper()
 	flowlabtest.RequireCommand(t, "npm")
 	root := flowlabtest.ModuleRoot(t)
-	cmd := exec.Command("bash", filepath.Join(root, "scripts", "npm-deps.sh"))
+	cmd := exec.Command("bash", append([]string{filepath.Join(root, "scripts", "npm-deps.sh")}, dir...)...)
 	var out bytes.Buffer
 	cmd.Stderr = &out
 	modules, err := cmd.Output()

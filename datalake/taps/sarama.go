@@ -167,13 +167,13 @@ func dialProducer(t TapConfig) (*saramaProducer, error) {
 	return &saramaProducer{client: client, sync: sp}, nil
 }
 
-// send produces msgs in order to partition 0 of topic and returns where
-// each landed. On a partial failure it returns the deliveries of the
+// send produces msgs in order to partition 0 of topic, each with headers,
+// and returns where each landed. On a partial failure it returns the deliveries of the
 // messages that were acknowledged (Offset -1 for the others) and the error.
-func (p *saramaProducer) send(topic string, msgs []string, now time.Time) ([]Delivery, error) {
+func (p *saramaProducer) send(topic string, msgs []string, headers []sarama.RecordHeader, now time.Time) ([]Delivery, error) {
 	pms := make([]*sarama.ProducerMessage, len(msgs))
 	for i, m := range msgs {
-		pms[i] = &sarama.ProducerMessage{Topic: topic, Partition: 0, Value: sarama.StringEncoder(m), Timestamp: now}
+		pms[i] = &sarama.ProducerMessage{Topic: topic, Partition: 0, Value: sarama.StringEncoder(m), Headers: headers, Timestamp: now}
 	}
 	var err error
 	if len(pms) == 1 {

@@ -14,8 +14,9 @@ import (
 
 // Options configures a Set. The zero value works.
 type Options struct {
-	// App and Run name who sends, for the audit records: the user app and
-	// its scheduled run, if any.
+	// App and Run name who sends, for the audit records and the record
+	// headers of each message (HeaderApp, HeaderRun): the user app and its
+	// scheduled run, if any.
 	App, Run string
 	// Recorder receives one Record per acknowledged message. Nil means the
 	// records are logged at info level on Logger.
@@ -225,7 +226,7 @@ func (s *Set) sendOnce(ctx context.Context, t *tap, msgs []string, last *lastErr
 	for {
 		p, err := t.producer()
 		if err == nil {
-			d, err := p.send(t.cfg.Topic, msgs, s.opts.Now())
+			d, err := p.send(t.cfg.Topic, msgs, s.senderHeaders(), s.opts.Now())
 			if err != nil {
 				t.discard(p)
 			}
@@ -346,4 +347,24 @@ func quoteList(names []string) string {
 		q[i] = fmt.Sprintf("%q", n)
 	}
 	return strings.Join(q, ", ")
+}
+
+// Record headers that name who sent a message, so that a tap's readers
+// (the UI's tap monitor) can show it; the audit records say the same.
+const (
+	HeaderApp = "flowlab-app"
+	HeaderRun = "flowlab-run"
+)
+
+// senderHeaders are the headers of every message this Set sends: the app
+// and run of Options, when set.
+func (s *Set) senderHeaders() []sarama.RecordHeader {
+	var hs []sarama.RecordHeader
+	if s.opts.App != "" {
+		hs = append(hs, sarama.RecordHeader{Key: []byte(HeaderApp), Value: []byte(s.opts.App)})
+	}
+	if s.opts.Run != "" {
+		hs = append(hs, sarama.RecordHeader{Key: []byte(HeaderRun), Value: []byte(s.opts.Run)})
+	}
+	return hs
 }

@@ -26,6 +26,10 @@ type Message struct {
 	Offset    int64     `json:"offset"`
 	Time      time.Time `json:"time"`
 	Value     string    `json:"value"`
+	// App and Run name the sender, from the HeaderApp and HeaderRun
+	// record headers flowlab kernels set; empty for other producers.
+	App string `json:"app,omitempty"`
+	Run string `json:"run,omitempty"`
 }
 
 // Tail reads the named tap's topic from offset from (an offset, FromOldest
@@ -109,7 +113,16 @@ func (s *Set) Tail(ctx context.Context, tapName string, from int64, fn func(Mess
 		case e := <-errs:
 			return fmt.Errorf("%w: %s: %v", ErrTapRead, where, e)
 		case m := <-msgs:
-			if err := fn(Message{Tap: t.name, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Time: m.Timestamp.UTC(), Value: string(m.Value)}); err != nil {
+			msg := Message{Tap: t.name, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Time: m.Timestamp.UTC(), Value: string(m.Value)}
+			for _, rh := range m.Headers {
+				switch string(rh.Key) {
+				case HeaderApp:
+					msg.App = string(rh.Value)
+				case HeaderRun:
+					msg.Run = string(rh.Value)
+				}
+			}
+			if err := fn(msg); err != nil {
 				return err
 			}
 		}

@@ -106,6 +106,9 @@ func TestSendThenConsumeInOrder(t *testing.T) {
 		if m.Value != want[i] || m.Offset != int64(i) || m.Partition != 0 || m.Topic != "alerts" {
 			t.Errorf("message %d = %+v, want %q at offset %d", i, m, want[i], i)
 		}
+		if m.App != "portscan" || m.Run != "run-7" {
+			t.Errorf("message %d sender app %q run %q, want the Set's portscan, run-7 (record headers)", i, m.App, m.Run)
+		}
 		if !m.Time.Equal(fixed.Truncate(time.Millisecond)) {
 			t.Errorf("message %d time %v, want the injected clock %v", i, m.Time, fixed)
 		}

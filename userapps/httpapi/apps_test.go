@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -112,6 +113,9 @@ func newAppServerScheduler(t *testing.T) (*httptest.Server, *fakeKernels, *sched
 		Schedules: sched, ScheduleStore: db, RunNotebooks: runner,
 		Kernels: fk, Specs: []KernelSpec{{Name: "flowlab-go", Spec: map[string]any{"language": "go"}}},
 		Examples: []Example{{Name: "lab1-jupyter-basics", Notebook: []byte(`{"cells":[],"metadata":{},"nbformat":4,"nbformat_minor":5}`)}},
+		UI: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, "ui "+r.URL.Path)
+		}),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -241,21 +245,69 @@ func TestUsersAPI(t *testing.T) {
 	}
 }
 
-func TestLandingPage(t *testing.T) {
+func TestBrowserLogin(t *testing.T) {
 	srv := newAppServer(t)
-	if status, _ := call(t, srv, "t-alice", "POST", "/api/apps", map[string]any{"name": "mine<script>"}); status != 400 {
-		// names are validated; the page escapes anyway
-		t.Logf("app name with markup: %d", status)
+	cookies := func(resp *http.Response) map[string]*http.Cookie {
+		m := map[string]*http.Cookie{}
+		for _, c := range resp.Cookies() {
+			m[c.Name] = c
+		}
+		return m
 	}
-	call(t, srv, "t-alice", "POST", "/api/apps", map[string]any{"name": "portscan"})
-	call(t, srv, "t-bob", "POST", "/api/apps", map[string]any{"name": "bobs-app"})
-	status, body := call(t, srv, "", "GET", "/?token=t-alice", nil)
-	if status != 200 || !strings.Contains(body, "<b>alice</b>") || !strings.Contains(body, "portscan") || strings.Contains(body, "bobs-app") {
-		t.Errorf("landing page for alice: %d\n%s", status, body)
+	do := func(method, path, body string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
 	}
-	if status, _ := call(t, srv, "", "GET", "/", nil); status != 401 {
-		t.Errorf("landing page without a token: %d, want 401", status)
-	}
+	t.Run("token link", func(t *testing.T) {
+		resp := do("GET", "/apps?token=t-alice&tab=runs", "")
+		c := cookies(resp)
+		if resp.StatusCode != 303 || resp.Header.Get("Location") != "/apps?tab=runs" {
+			t.Errorf("%d to %q, want 303 to the page without the token", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if c[TokenCookie] == nil || c[TokenCookie].Value != "t-alice" || !c[TokenCookie].HttpOnly || c[XSRFCookie] == nil || c[XSRFCookie].Value == "" {
+			t.Errorf("cookies %v: want the HttpOnly token and an XSRF value", resp.Cookies())
+		}
+	})
+	t.Run("invalid token link", func(t *testing.T) {
+		resp := do("GET", "/?token=nope", "")
+		if resp.StatusCode != 303 || resp.Header.Get("Location") != "/?login=invalid" || cookies(resp)[TokenCookie] != nil {
+			t.Errorf("%d to %q with %v, want 303 to /?login=invalid without cookies", resp.StatusCode, resp.Header.Get("Location"), resp.Cookies())
+		}
+	})
+	t.Run("page without login", func(t *testing.T) {
+		// The UI's pages carry no data; their scripts' API calls log in.
+		if status, body := call(t, srv, "", "GET", "/runs/x", nil); status != 200 || body != "ui /runs/x" {
+			t.Errorf("%d %q, want the UI", status, body)
+		}
+		if status, _ := call(t, srv, "", "GET", "/api/apps", nil); status != 401 {
+			t.Errorf("API without a token: %d, want 401", status)
+		}
+	})
+	t.Run("login form", func(t *testing.T) {
+		resp := do("POST", "/login", `{"token": "t-bob"}`)
+		if c := cookies(resp); resp.StatusCode != 200 || c[TokenCookie] == nil || c[TokenCookie].Value != "t-bob" {
+			t.Errorf("%d with %v, want 200 and bob's cookie", resp.StatusCode, resp.Cookies())
+		}
+		for _, tc := range []struct{ body, want string }{{`{"token": "nope"}`, "401"}, {`{"token": " "}`, "400"}, {`{"token": 1}`, "400"}} {
+			status, body := call(t, srv, "", "POST", "/login", json.RawMessage(tc.body))
+			if fmt.Sprint(status) != tc.want || !strings.Contains(body, "token") {
+				t.Errorf("login %s: %d %s, want %s with a message about the token", tc.body, status, body, tc.want)
+			}
+		}
+	})
+	t.Run("logout", func(t *testing.T) {
+		resp := do("POST", "/logout", "")
+		c := cookies(resp)
+		if resp.StatusCode != 204 || c[TokenCookie] == nil || c[TokenCookie].MaxAge >= 0 || c[XSRFCookie] == nil {
+			t.Errorf("%d with %v, want 204 expiring both cookies", resp.StatusCode, resp.Cookies())
+		}
+	})
 }
 
 func TestRequestBodies(t *testing.T) {

@@ -118,3 +118,71 @@ func (s *Server) setBrowserCookies(w http.ResponseWriter, r *http.Request, tok s
 		http.SetCookie(w, &http.Cookie{Name: XSRFCookie, Value: s.newID(), Path: "/", Secure: secure, SameSite: http.SameSiteStrictMode})
 	}
 }
+
+// browserLogin wraps the web UI: a page opened with ?token=T (the URL the
+// server prints) gets the login cookies when the token is valid, and is
+// redirected to the same address without the token, so it stays out of
+// the history and of bookmarks; an invalid token redirects with
+// login=invalid, which the page shows on its login form.
+func (s *Server) browserLogin(ui http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		tok := q.Get("token")
+		if tok == "" {
+			ui.ServeHTTP(w, r)
+			return
+		}
+		q.Del("token")
+		switch _, err := s.opts.Users.UserByToken(r.Context(), tok); {
+		case errors.Is(err, userapps.ErrNotFound):
+			q.Set("login", "invalid")
+		case err != nil:
+			s.fail(w, r, err)
+			return
+		default:
+			s.setBrowserCookies(w, r, tok)
+		}
+		target := r.URL.Path
+		if strings.HasPrefix(target, "//") {
+			target = "/" // never a redirect to another host
+		}
+		if enc := q.Encode(); enc != "" {
+			target += "?" + enc
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, target, http.StatusSeeOther)
+	})
+}
+
+// login is POST /login {"token": T}: the web UI's login form. A valid token
+// sets the browser's cookies and answers the user; an invalid one is 401.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Token string `json:"token"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Token) == "" {
+		return fmt.Errorf("%w: enter a token: the one flowlab serve printed, or a user's", userapps.ErrInvalid)
+	}
+	u, err := s.opts.Users.UserByToken(r.Context(), strings.TrimSpace(req.Token))
+	if errors.Is(err, userapps.ErrNotFound) {
+		return fmt.Errorf("%w: the token is not valid: check it, or ask an admin for a new one", userapps.ErrUnauthenticated)
+	}
+	if err != nil {
+		return err
+	}
+	s.setBrowserCookies(w, r, strings.TrimSpace(req.Token))
+	s.writeJSON(w, http.StatusOK, userModel(u))
+	return nil
+}
+
+// logout is POST /logout: the browser's cookies are cleared (→ 204). The
+// token itself stays valid; an admin replaces it to revoke it.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	for _, name := range []string{TokenCookie, XSRFCookie} {
+		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: name == TokenCookie, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -46,6 +46,7 @@ func (s *Server) scheduleRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("PATCH /api/apps/{id}/schedules/{sid}", s.h(s.updateSchedule))
 	mux.HandleFunc("DELETE /api/apps/{id}/schedules/{sid}", s.h(s.deleteSchedule))
 	mux.HandleFunc("POST /api/apps/{id}/schedules/{sid}/backfill", s.h(s.backfill))
+	mux.HandleFunc("GET /api/cron", s.h(s.previewCron))
 	mux.HandleFunc("GET /api/apps/{id}/runs", s.h(s.listRuns))
 	mux.HandleFunc("POST /api/apps/{id}/runs", s.h(s.runNow))
 	mux.HandleFunc("GET /api/apps/{id}/runs/{rid}", s.h(s.getRun))
@@ -69,6 +70,24 @@ func (s *Server) scheduleModel(sc userapps.Schedule) map[string]any {
 		"alert_tap": sc.AlertTap, "notify": sc.Notify, "next_runs": next,
 		"created": isoTime(sc.Created), "updated": isoTime(sc.Updated),
 	}
+}
+
+// previewCron is GET /api/cron?cron=C&time_zone=Z: the next fire times of
+// an expression before a schedule is saved (the schedule editor's
+// preview), parsed by the same parser as schedules; a bad expression or
+// zone is 400 with what was wrong.
+func (s *Server) previewCron(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	c, err := userapps.ParseCron(q.Get("cron"), q.Get("time_zone"))
+	if err != nil {
+		return err
+	}
+	next := []string{}
+	for _, t := range c.NextN(s.opts.Now(), nextFireCount) {
+		next = append(next, isoTime(t))
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"cron": c.String(), "time_zone": c.Location().String(), "next_runs": next})
+	return nil
 }
 
 // durationText is "" for no limit, else Go's duration syntax.

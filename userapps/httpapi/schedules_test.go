@@ -132,3 +132,39 @@ func TestSchedulesAPI(t *testing.T) {
 		}
 	}
 }
+
+func TestCronPreview(t *testing.T) {
+	srv := newAppServer(t)
+	status, body := call(t, srv, "t-view", "GET", "/api/cron?cron=30+6+*+*+1-5&time_zone=Europe/Berlin", nil)
+	var p struct {
+		Cron     string   `json:"cron"`
+		TimeZone string   `json:"time_zone"`
+		NextRuns []string `json:"next_runs"`
+	}
+	if status != 200 || json.Unmarshal([]byte(body), &p) != nil || p.Cron != "30 6 * * 1-5" || p.TimeZone != "Europe/Berlin" || len(p.NextRuns) != 5 {
+		t.Fatalf("preview: %d %s", status, body)
+	}
+	for _, s := range p.NextRuns {
+		at, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if local := at.In(mustZone(t, "Europe/Berlin")); local.Hour() != 6 || local.Minute() != 30 || local.Weekday() == time.Saturday || local.Weekday() == time.Sunday {
+			t.Errorf("next run %s is %s in Berlin, want 06:30 on a weekday", s, local)
+		}
+	}
+	for _, q := range []string{"cron=61+*+*+*+*", "cron=@every+5m", "cron=0+*+*+*+*&time_zone=Mars/Olympus", "cron="} {
+		if status, body := call(t, srv, "t-view", "GET", "/api/cron?"+q, nil); status != 400 || !strings.Contains(body, "message") {
+			t.Errorf("%s: %d %s, want 400 with a message", q, status, body)
+		}
+	}
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}

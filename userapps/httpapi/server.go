@@ -62,6 +62,11 @@ type Options struct {
 	// Requests, if set, sees every finished request (route pattern,
 	// status, duration): the request metrics.
 	Requests RequestObserver
+	// UI, if set, is the web UI: served without authentication for the
+	// requests no API route takes (its pages carry no data; their scripts
+	// call the API); it answers the methods it serves. A page opened with ?token=T logs the
+	// browser in first (see Server.browserLogin). Nil serves no pages.
+	UI http.Handler
 	// Version is reported by GET /api.
 	Version string
 	// Now is the clock; nil means time.Now.
@@ -116,7 +121,11 @@ func New(opts Options) (*Server, error) {
 	s.mux.Handle("/api/", s.authenticate(api))
 	s.mux.Handle("/api", s.authenticate(api))
 	s.mux.Handle("/kernelspecs/", s.authenticate(api))
-	s.mux.Handle("GET /{$}", s.authenticate(s.h(s.landing)))
+	s.mux.HandleFunc("POST /login", s.h(s.login))
+	s.mux.HandleFunc("POST /logout", s.logout)
+	if opts.UI != nil {
+		s.mux.Handle("/", s.browserLogin(opts.UI))
+	}
 	s.root = s.instrument(api)
 	return s, nil
 }

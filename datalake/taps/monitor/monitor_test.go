@@ -179,3 +179,32 @@ func TestErrorEventWhenTheOffsetIsPastTheEnd(t *testing.T) {
 		t.Errorf("event %+v, want an error saying out of range", e)
 	}
 }
+
+func TestListShowsTargetsWithoutCredentials(t *testing.T) {
+	set, err := taps.New(taps.Config{Taps: map[string]taps.TapConfig{
+		"Alerts": {Cluster: taps.Cluster{Brokers: []string{"127.0.0.1:9092"}}, Topic: "alerts"},
+		"SIEM": {Cluster: taps.Cluster{Brokers: []string{"k1:9093", "k2:9093"}, TLS: &taps.TLSConfig{},
+			SASL: &taps.SASLConfig{Mechanism: "SCRAM-SHA-512", User: "flowlab", Password: "hunter2"}}, Topic: "siem.alerts"},
+	}}, taps.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { set.Close() })
+	rec := httptest.NewRecorder()
+	(&monitor.List{Taps: set}).ServeHTTP(rec, httptest.NewRequest("GET", "/api/taps", nil))
+	body := rec.Body.String()
+	if strings.Contains(body, "hunter2") || strings.Contains(body, "flowlab") {
+		t.Errorf("the list shows credentials: %s", body)
+	}
+	var got []monitor.TapInfo
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	want := []monitor.TapInfo{
+		{Name: "Alerts", Topic: "alerts", Brokers: []string{"127.0.0.1:9092"}},
+		{Name: "SIEM", Topic: "siem.alerts", Brokers: []string{"k1:9093", "k2:9093"}, TLS: true, SASL: "SCRAM-SHA-512"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("list = %+v, want %+v", got, want)
+	}
+}
