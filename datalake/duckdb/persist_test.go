@@ -32,26 +32,24 @@ func TestPersistKeepsRows(t *testing.T) {
 	for name, q := range queries {
 		t.Run(name, func(t *testing.T) {
 			f := l.SQL(q)
-			schema, err := f.Schema()
-			if err != nil {
-				t.Fatal(err)
+			contents := func() (datalake.Schema, [][]any) {
+				t.Helper()
+				schema, err := f.Schema()
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows, err := f.Rows()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return schema, rows
 			}
-			rows, err := f.Rows()
-			if err != nil {
-				t.Fatal(err)
-			}
+			schema, rows := contents()
 			if err := f.Persist().Err(); err != nil {
 				t.Fatal(err)
 			}
 			defer f.Unpersist()
-			pschema, err := f.Schema()
-			if err != nil {
-				t.Fatal(err)
-			}
-			prows, err := f.Rows()
-			if err != nil {
-				t.Fatal(err)
-			}
+			pschema, prows := contents()
 			if !reflect.DeepEqual(schema, pschema) {
 				t.Errorf("schema %v, persisted %v", schema, pschema)
 			}
