@@ -12,8 +12,9 @@
 //   - cold (from the lake files; pandas: CSV load + query) and persisted
 //     (Frame.Persist of the query's columns / a plain DuckDB table / the same
 //     table in a compressed in-memory DuckDB database, the storage Persist
-//     uses / a pandas DataFrame in memory); the three DuckDB forms are timed
-//     in turns, so a change of load on the machine hits them alike;
+//     uses / a pandas DataFrame in memory, kept by one Python process); the
+//     four persisted forms are timed in turns, so a change of load on the
+//     machine hits them alike;
 //   - the whole cell on LASTHOUR of the 720-hour lake vs the 1-hour lake.
 //
 // Every engine's result is checked against the lake's ground truth. Output
@@ -23,12 +24,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,7 +68,7 @@ func main() {
 	hours := flag.Int("hours", 720, "hours of the big lake")
 	perHour := flag.Int("flows-per-hour", 13_889, "flows per hour of both lakes (720 x 13,889 = 10M)")
 	runs := flag.Int("runs", 7, "timed runs of each DuckDB and Frame measurement")
-	pandasRuns := flag.Int("pandas-runs", 3, "timed runs of the pandas measurements")
+	pandasRuns := flag.Int("pandas-runs", 3, "timed runs of pandas' cold measurements (CSV load + query)")
 	python := flag.String("python", "/usr/bin/python3", "Python with pandas (Debian python3-pandas); empty skips pandas")
 	mem := flag.String("memory", "2GiB", "DuckDB memory_limit for both the Frame engine and raw DuckDB")
 	flag.Parse()
@@ -178,18 +181,52 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	packedBytes -= plainBytes
-	mem, err := timeTurns(c.runs, want,
+
+	// pandas: CSV export of the query's columns, loaded (the cold runs),
+	// then kept in memory by the Python process for the persisted turns.
+	var pd *pandas
+	var csvTook time.Duration
+	if c.python != "" {
+		csvPath := filepath.Join(c.dir, "flows.csv")
+		start = time.Now()
+		if _, err := os.Stat(csvPath); err != nil {
+			if _, err := db.ExecContext(ctx, "COPY (SELECT "+queryColumns+" FROM "+glob+") TO '"+csvPath+"' (HEADER)"); err != nil {
+				return fmt.Errorf("csv export: %w", err)
+			}
+		}
+		csvTook = time.Since(start)
+		pd, err = startPandas(ctx, c.python, csvPath, c.pandasRun, gt.Threshold)
+		if err != nil {
+			return err
+		}
+		defer pd.Close()
+		if got := fmt.Sprint(pd.cold.Rows); got != fmt.Sprint(want) {
+			return fmt.Errorf("pandas found %s, the ground truth says %s", got, fmt.Sprint(want))
+		}
+	}
+
+	// Persisted: the Frame, DuckDB's two tables and pandas' DataFrame in turns.
+	turns := []func() ([]string, error){
 		func() ([]string, error) {
 			return collect(lake.SQL(labObs).DropDuplicates("source", "destination", "port").
 				GroupBy("source", "destination").Count().Filter("count > ?", gt.Threshold))
 		},
 		func() ([]string, error) { return rawRows(ctx, db, fmt.Sprintf(rawQuery, "flows", gt.Threshold)) },
 		func() ([]string, error) { return rawRows(ctx, db, fmt.Sprintf(rawQuery, "packed.flows", gt.Threshold)) },
-	)
+	}
+	if pd != nil {
+		turns = append(turns, pd.Query)
+	}
+	mem, err := timeTurns(c.runs, want, turns...)
 	if err != nil {
 		return fmt.Errorf("persisted: %w", err)
 	}
 	frameMem, rawMem, packedMem := mem[0], mem[1], mem[2]
+	var pdCold *pandasCold
+	var pandasMem []time.Duration
+	if pd != nil {
+		pdCold, pandasMem = &pd.cold, mem[3]
+	}
 	parts, err := breakdown(ctx, db, c.runs, gt.Threshold)
 	if err != nil {
 		return fmt.Errorf("breakdown: %w", err)
@@ -218,33 +255,12 @@ func run(ctx context.Context, c config) error {
 		return fmt.Errorf("LASTHOUR 1: %w", err)
 	}
 
-	// pandas: CSV export of the query's columns, loaded and queried.
-	var pd *pandasResult
-	var csvTook time.Duration
-	if c.python != "" {
-		csvPath := filepath.Join(c.dir, "flows.csv")
-		start = time.Now()
-		if _, err := os.Stat(csvPath); err != nil {
-			if _, err := db.ExecContext(ctx, "COPY (SELECT "+queryColumns+" FROM "+glob+") TO '"+csvPath+"' (HEADER)"); err != nil {
-				return fmt.Errorf("csv export: %w", err)
-			}
-		}
-		csvTook = time.Since(start)
-		pd, err = runPandas(ctx, c.python, csvPath, c.pandasRun, gt.Threshold)
-		if err != nil {
-			return err
-		}
-		if got := fmt.Sprint(pd.Rows); got != fmt.Sprint(want) {
-			return fmt.Errorf("pandas found %s, the ground truth says %s", got, fmt.Sprint(want))
-		}
-	}
-
 	report(c, reportData{
 		gt: gt, genBig: genBig, genSmall: genSmall, duck: duckVersion, threads: threads,
 		frameCold: frameCold, frameMem: frameMem, rawCold: rawCold, rawMem: rawMem, packedMem: packedMem,
 		framePersist: framePersistTook, rawPersist: rawPersistTook, packedPersist: packedPersistTook,
 		plainBytes: plainBytes, packedBytes: packedBytes,
-		last720: last720, last1: last1, pandas: pd, csvTook: csvTook, parts: parts,
+		last720: last720, last1: last1, pandas: pdCold, pandasMem: pandasMem, csvTook: csvTook, parts: parts,
 	})
 	return nil
 }
@@ -388,12 +404,15 @@ func timeRuns(n int, want []string, fn func() ([]string, error)) ([]time.Duratio
 }
 
 // timeTurns runs each of fns once to warm up, then n rounds in which each
-// runs once, in turn, checking every result against want. It returns the
-// timed runs of each fn.
+// runs once, in turn, checking every result against want. Each round starts
+// one fn further, so none always runs right after the same other. It
+// returns the timed runs of each fn.
 func timeTurns(n int, want []string, fns ...func() ([]string, error)) ([][]time.Duration, error) {
 	out := make([][]time.Duration, len(fns))
 	for i := -1; i < n; i++ {
-		for j, fn := range fns {
+		for k := range fns {
+			j := (k + max(i, 0)) % len(fns)
+			fn := fns[j]
 			start := time.Now()
 			got, err := fn()
 			took := time.Since(start)
@@ -411,14 +430,17 @@ func timeTurns(n int, want []string, fns ...func() ([]string, error)) ([][]time.
 	return out, nil
 }
 
-type pandasResult struct {
+// pandasCold is what the pandas script reports after its cold runs.
+type pandasCold struct {
 	Load    []float64 `json:"load"`    // seconds per CSV load
 	Cold    []float64 `json:"cold"`    // load + query
-	Mem     []float64 `json:"mem"`     // query on the loaded DataFrame
 	Rows    []string  `json:"rows"`    // source>destination:count, sorted
 	Version string    `json:"version"` // pandas version
 }
 
+// pandasScript loads the CSV export and queries it runs times (cold), prints
+// a pandasCold line, then answers each line of its input with one query on
+// the loaded DataFrame: a line {"rows": [...]}.
 const pandasScript = `
 import json, sys, time
 import pandas as pd
@@ -428,7 +450,9 @@ def query(df):
     obs = df.loc[m, ["src_address", "dst_address", "dst_port"]].drop_duplicates()
     c = obs.groupby(["src_address", "dst_address"]).size()
     return c[c > threshold]
-out = {"load": [], "cold": [], "mem": [], "version": pd.__version__}
+def rows(res):
+    return sorted("%s>%s:%d" % (s, d, n) for (s, d), n in res.items())
+out = {"load": [], "cold": [], "version": pd.__version__}
 df = None
 for _ in range(runs):
     t0 = time.perf_counter()
@@ -438,27 +462,75 @@ for _ in range(runs):
     t2 = time.perf_counter()
     out["load"].append(t1 - t0)
     out["cold"].append(t2 - t0)
-query(df)
-for _ in range(max(runs, 5)):
-    t0 = time.perf_counter()
-    res = query(df)
-    out["mem"].append(time.perf_counter() - t0)
-out["rows"] = sorted("%s>%s:%d" % (s, d, n) for (s, d), n in res.items())
-print(json.dumps(out))
+out["rows"] = rows(res)
+print(json.dumps(out), flush=True)
+for line in sys.stdin:
+    print(json.dumps({"rows": rows(query(df))}), flush=True)
 `
 
-func runPandas(ctx context.Context, python, csvPath string, runs, threshold int) (*pandasResult, error) {
+// pandas is a Python process holding the CSV export in a DataFrame. Its
+// methods are not safe for concurrent use.
+type pandas struct {
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  *bufio.Scanner
+	cold pandasCold
+}
+
+// startPandas starts the script and waits for its cold runs.
+func startPandas(ctx context.Context, python, csvPath string, runs, threshold int) (*pandas, error) {
 	cmd := exec.CommandContext(ctx, python, "-c", pandasScript, csvPath, fmt.Sprint(runs), fmt.Sprint(threshold))
 	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
+	in, err := cmd.StdinPipe()
 	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("pandas (%s; Debian: apt-get install python3-pandas): %w", python, err)
 	}
-	var r pandasResult
-	if err := json.Unmarshal(out, &r); err != nil {
-		return nil, fmt.Errorf("pandas output %q: %w", out, err)
+	p := &pandas{cmd: cmd, in: in, out: bufio.NewScanner(out)}
+	if err := p.read(&p.cold); err != nil {
+		p.Close()
+		return nil, err
 	}
-	return &r, nil
+	return p, nil
+}
+
+// Query runs the query once on the loaded DataFrame (the time includes a
+// pipe round trip, well under a millisecond).
+func (p *pandas) Query() ([]string, error) {
+	if _, err := io.WriteString(p.in, "query\n"); err != nil {
+		return nil, fmt.Errorf("pandas: %w", err)
+	}
+	var r struct {
+		Rows []string `json:"rows"`
+	}
+	err := p.read(&r)
+	return r.Rows, err
+}
+
+func (p *pandas) read(v any) error {
+	if !p.out.Scan() {
+		err := p.out.Err()
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("pandas (Debian: apt-get install python3-pandas): %w", err)
+	}
+	if err := json.Unmarshal(p.out.Bytes(), v); err != nil {
+		return fmt.Errorf("pandas output %q: %w", p.out.Bytes(), err)
+	}
+	return nil
+}
+
+// Close ends the script and waits for it.
+func (p *pandas) Close() error {
+	p.in.Close()
+	return p.cmd.Wait()
 }
 
 func seconds(v []float64) []time.Duration {
@@ -504,7 +576,8 @@ type reportData struct {
 	packedPersist            time.Duration
 	plainBytes, packedBytes  int64
 	last720, last1           []time.Duration
-	pandas                   *pandasResult
+	pandas                   *pandasCold
+	pandasMem                []time.Duration
 	csvTook                  time.Duration
 	parts                    []part
 }
@@ -540,7 +613,7 @@ func report(c config, r reportData) {
 	row("raw DuckDB, in memory (table)", r.rawMem, "1 (the limit)")
 	row("raw DuckDB, compressed in-memory table (Persist's storage)", r.packedMem, fmt.Sprintf("Frame persisted is %.2f× this", ratio(r.frameMem, r.packedMem)))
 	if p := r.pandas; p != nil {
-		cold, mem, load := seconds(p.Cold), seconds(p.Mem), seconds(p.Load)
+		cold, mem, load := seconds(p.Cold), r.pandasMem, seconds(p.Load)
 		row("pandas "+p.Version+", cold (CSV load + query)", cold, fmt.Sprintf("Frame cold is %.0f× faster", ratio(cold, r.frameCold)))
 		row("pandas, CSV load alone", load, "")
 		row("pandas, in memory (query on the DataFrame)", mem, fmt.Sprintf("Frame persisted is %.1f× faster", ratio(mem, r.frameMem)))
