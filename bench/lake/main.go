@@ -12,10 +12,12 @@
 //   - cold (from the lake files; pandas: CSV load + query) and persisted
 //     (Frame.Persist of the query's columns / a plain DuckDB table / the same
 //     table in a compressed in-memory DuckDB database, the storage Persist
-//     uses / a pandas DataFrame in memory, kept by one Python process); the
-//     four persisted forms are timed in turns, so a change of load on the
-//     machine hits them alike;
+//     uses / a pandas DataFrame in memory, kept by one Python process);
 //   - the whole cell on LASTHOUR of the 720-hour lake vs the 1-hour lake.
+//
+// What is compared is timed in turns (Frame and DuckDB cold; the four
+// persisted forms; the two LASTHOUR cells), so a change of load on a shared
+// machine hits them alike; only pandas' cold runs (seconds each) run alone.
 //
 // Every engine's result is checked against the lake's ground truth. Output
 // is a Markdown section for BENCHMARKS.md.
@@ -102,39 +104,7 @@ func run(ctx context.Context, c config) error {
 	threads := runtime.NumCPU()
 	glob := fmt.Sprintf("read_parquet('%s/tetration/flows/*/*/*.parquet', hive_partitioning = true)", big)
 
-	// Frame API, cold: the whole cell from the lake files, every run.
-	lake, err := openLake(big, c.mem, threads)
-	if err != nil {
-		return err
-	}
-	defer lake.Close()
-	frameCell := func(l *datalake.Lake, timeRange string) ([]string, error) {
-		flows := l.IO().Read(datalake.FlowsPath, "PARQUET", timeRange)
-		if err := flows.RegisterTempTable("flows"); err != nil {
-			return nil, err
-		}
-		return collect(l.SQL(labObs).DropDuplicates("source", "destination", "port").
-			GroupBy("source", "destination").Count().Filter("count > ?", gt.Threshold))
-	}
-	frameCold, err := timeRuns(c.runs, want, func() ([]string, error) { return frameCell(lake, "ALL") })
-	if err != nil {
-		return fmt.Errorf("frame cold: %w", err)
-	}
-
-	// Frame API, persisted: the query's columns of every flow in memory.
-	start := time.Now()
-	cols := strings.Split(queryColumns, ", ")
-	persisted := lake.IO().Read(datalake.FlowsPath, "PARQUET", "ALL").Select(cols...).Persist()
-	if err := persisted.Err(); err != nil {
-		return fmt.Errorf("persist: %w", err)
-	}
-	framePersistTook := time.Since(start)
-	if err := persisted.RegisterTempTable("flows"); err != nil {
-		return err
-	}
-	defer persisted.Unpersist()
-
-	// DuckDB straight: the same SQL over the same files, then over a table.
+	// DuckDB straight: the same SQL over the same files, then over tables.
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		return err
@@ -150,10 +120,44 @@ func run(ctx context.Context, c config) error {
 	if err := db.QueryRowContext(ctx, "SELECT version()").Scan(&duckVersion); err != nil {
 		return err
 	}
-	rawCold, err := timeRuns(c.runs, want, func() ([]string, error) { return rawRows(ctx, db, fmt.Sprintf(rawQuery, glob, gt.Threshold)) })
+
+	// Cold, in turns: the whole cell from the lake files through the Frame
+	// API, and the same SQL over the hive glob in DuckDB.
+	lake, err := openLake(big, c.mem, threads)
 	if err != nil {
-		return fmt.Errorf("duckdb cold: %w", err)
+		return err
 	}
+	defer lake.Close()
+	frameCell := func(l *datalake.Lake, timeRange string) ([]string, error) {
+		flows := l.IO().Read(datalake.FlowsPath, "PARQUET", timeRange)
+		if err := flows.RegisterTempTable("flows"); err != nil {
+			return nil, err
+		}
+		return collect(l.SQL(labObs).DropDuplicates("source", "destination", "port").
+			GroupBy("source", "destination").Count().Filter("count > ?", gt.Threshold))
+	}
+	cold, err := timeTurns(c.runs,
+		checked(want, func() ([]string, error) { return frameCell(lake, "ALL") }),
+		checked(want, func() ([]string, error) { return rawRows(ctx, db, fmt.Sprintf(rawQuery, glob, gt.Threshold)) }),
+	)
+	if err != nil {
+		return fmt.Errorf("cold: %w", err)
+	}
+	frameCold, rawCold := cold[0], cold[1]
+
+	// Frame API, persisted: the query's columns of every flow in memory.
+	start := time.Now()
+	cols := strings.Split(queryColumns, ", ")
+	persisted := lake.IO().Read(datalake.FlowsPath, "PARQUET", "ALL").Select(cols...).Persist()
+	if err := persisted.Err(); err != nil {
+		return fmt.Errorf("persist: %w", err)
+	}
+	framePersistTook := time.Since(start)
+	if err := persisted.RegisterTempTable("flows"); err != nil {
+		return err
+	}
+	defer persisted.Unpersist()
+
 	start = time.Now()
 	if _, err := db.ExecContext(ctx, "CREATE TABLE flows AS SELECT "+queryColumns+" FROM "+glob); err != nil {
 		return err
@@ -209,18 +213,18 @@ func run(ctx context.Context, c config) error {
 	}
 
 	// Persisted: the Frame, DuckDB's two tables and pandas' DataFrame in turns.
-	turns := []func() ([]string, error){
-		func() ([]string, error) {
+	turns := []func() error{
+		checked(want, func() ([]string, error) {
 			return collect(lake.SQL(labObs).DropDuplicates("source", "destination", "port").
 				GroupBy("source", "destination").Count().Filter("count > ?", gt.Threshold))
-		},
-		func() ([]string, error) { return rawRows(ctx, db, fmt.Sprintf(rawQuery, "flows", gt.Threshold)) },
-		func() ([]string, error) { return rawRows(ctx, db, fmt.Sprintf(rawQuery, "packed.flows", gt.Threshold)) },
+		}),
+		checked(want, func() ([]string, error) { return rawRows(ctx, db, fmt.Sprintf(rawQuery, "flows", gt.Threshold)) }),
+		checked(want, func() ([]string, error) { return rawRows(ctx, db, fmt.Sprintf(rawQuery, "packed.flows", gt.Threshold)) }),
 	}
 	if pd != nil {
-		turns = append(turns, pd.Query)
+		turns = append(turns, checked(want, pd.Query))
 	}
-	mem, err := timeTurns(c.runs, want, turns...)
+	mem, err := timeTurns(c.runs, turns...)
 	if err != nil {
 		return fmt.Errorf("persisted: %w", err)
 	}
@@ -235,11 +239,7 @@ func run(ctx context.Context, c config) error {
 		return fmt.Errorf("breakdown: %w", err)
 	}
 
-	// LASTHOUR on 720 hours vs 1 hour: the whole cell, cold.
-	last720, err := timeRuns(c.runs, want, func() ([]string, error) { return frameCell(lake, "LASTHOUR") })
-	if err != nil {
-		return fmt.Errorf("LASTHOUR 720: %w", err)
-	}
+	// LASTHOUR on 720 hours vs 1 hour, in turns: the whole cell, cold.
 	lake1, err := openLake(small, c.mem, threads)
 	if err != nil {
 		return err
@@ -253,10 +253,14 @@ func run(ctx context.Context, c config) error {
 	for _, r := range gt1.ExpectedPortscan {
 		want1 = append(want1, fmt.Sprintf("%s>%s:%d", r.Source, r.Destination, r.Count))
 	}
-	last1, err := timeRuns(c.runs, want1, func() ([]string, error) { return frameCell(lake1, "LASTHOUR") })
+	last, err := timeTurns(c.runs,
+		checked(want, func() ([]string, error) { return frameCell(lake, "LASTHOUR") }),
+		checked(want1, func() ([]string, error) { return frameCell(lake1, "LASTHOUR") }),
+	)
 	if err != nil {
-		return fmt.Errorf("LASTHOUR 1: %w", err)
+		return fmt.Errorf("LASTHOUR: %w", err)
 	}
+	last720, last1 := last[0], last[1]
 
 	report(c, reportData{
 		gt: gt, genBig: genBig, genSmall: genSmall, duck: duckVersion, threads: threads,
@@ -304,13 +308,13 @@ func breakdown(ctx context.Context, db *sql.DB, runs, threshold int) ([]part, er
 		{"the filter and reading the kept columns (max of each)", filter(kept, "flows"), filter(kept, "packed.flows")},
 		{fmt.Sprintf("DISTINCT + GROUP BY alone, over the %d matching rows", n), aggregate("matching"), aggregate("packed.matching")},
 	}
-	var fns []func() ([]string, error)
+	var fns []func() error
 	for _, st := range steps {
 		for _, q := range []string{st.plain, st.packed} {
-			fns = append(fns, func() ([]string, error) { return nil, drain(ctx, db, q) })
+			fns = append(fns, func() error { return drain(ctx, db, q) })
 		}
 	}
-	times, err := timeTurns(runs, nil, fns...)
+	times, err := timeTurns(runs, fns...)
 	if err != nil {
 		return nil, err
 	}
@@ -396,36 +400,35 @@ func rawRows(ctx context.Context, db *sql.DB, q string) ([]string, error) {
 	return out, rows.Err()
 }
 
-// timeRuns runs fn once to warm up, then n timed times, checking each
-// result against want.
-func timeRuns(n int, want []string, fn func() ([]string, error)) ([]time.Duration, error) {
-	out, err := timeTurns(n, want, fn)
-	if err != nil {
-		return nil, err
+// checked returns a measurement that runs fn and checks its result against
+// want.
+func checked(want []string, fn func() ([]string, error)) func() error {
+	return func() error {
+		got, err := fn()
+		if err != nil {
+			return err
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Errorf("found %v, the ground truth says %v", got, want)
+		}
+		return nil
 	}
-	return out[0], nil
 }
 
 // timeTurns runs each of fns once to warm up, then n rounds in which each
-// runs once, in turn, checking every result against want. Each round starts
-// one fn further, so none always runs right after the same other. It
-// returns the timed runs of each fn.
-func timeTurns(n int, want []string, fns ...func() ([]string, error)) ([][]time.Duration, error) {
+// runs once, in turn, so a change of load on the machine hits them alike.
+// Each round starts one fn further, so none always runs right after the
+// same other. It returns the timed runs of each fn.
+func timeTurns(n int, fns ...func() error) ([][]time.Duration, error) {
 	out := make([][]time.Duration, len(fns))
 	for i := -1; i < n; i++ {
 		for k := range fns {
 			j := (k + max(i, 0)) % len(fns)
-			fn := fns[j]
 			start := time.Now()
-			got, err := fn()
-			took := time.Since(start)
-			if err != nil {
+			if err := fns[j](); err != nil {
 				return nil, err
 			}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				return nil, fmt.Errorf("found %v, the ground truth says %v", got, want)
-			}
-			if i >= 0 {
+			if took := time.Since(start); i >= 0 {
 				out[j] = append(out[j], took)
 			}
 		}
