@@ -22,6 +22,20 @@ type Engine interface {
 	Close() error
 }
 
+// Materializer is an optional power of an Engine: keeping the rows of a
+// persisted frame in storage of the engine's choosing (compressed, for
+// example) rather than a plain temporary table. Frame.Persist uses it when
+// the engine has it, and CREATE TEMP TABLE otherwise.
+type Materializer interface {
+	// Materialize runs query (one SELECT, arguments already written as
+	// literals) and keeps its rows, in order and with their column names
+	// and types, in a new table called name (a plain identifier, unique in
+	// the engine). It returns how SQL refers to the table; DROP TABLE of
+	// that reference removes it. Errors are as for Exec, with positions in
+	// query.
+	Materialize(ctx context.Context, name, query string) (table string, err error)
+}
+
 // Rows is a cursor over a query result, used like *sql.Rows: Next, then
 // Scan, until Next returns false; then Err and Close.
 type Rows interface {

@@ -40,6 +40,39 @@ func (l *Lake) query(n *node, fn func(Rows) error) error {
 // execInline runs a statement that cannot take placeholders, with its
 // arguments written as literals.
 func (l *Lake) execInline(n *node) error {
+	return l.runInline(n, func(ctx context.Context, eng Engine, text string) error {
+		return eng.Exec(ctx, text)
+	})
+}
+
+// materialize keeps the rows of frame node n in a new engine table called
+// name and returns how SQL refers to it: through the engine's Materializer
+// when it has one, as a temporary table otherwise.
+func (l *Lake) materialize(n *node, name string) (string, error) {
+	eng, _, err := l.engine()
+	if err != nil {
+		return "", err
+	}
+	call, desc := ".Persist()", n.desc+".Persist()"
+	m, ok := eng.(Materializer)
+	if !ok {
+		table := quoteIdent(name)
+		stmt := newBuilder().text("CREATE TEMP TABLE "+table+" AS SELECT * FROM ").sub(n).text(" AS t").node(call, desc)
+		return table, l.execInline(stmt)
+	}
+	var table string
+	stmt := newBuilder().text("SELECT * FROM ").sub(n).text(" AS t").node(call, desc)
+	err = l.runInline(stmt, func(ctx context.Context, _ Engine, text string) error {
+		var err error
+		table, err = m.Materialize(ctx, name, text)
+		return err
+	})
+	return table, err
+}
+
+// runInline writes n's arguments into its SQL as literals and hands the
+// text to run, mapping its errors back to n.
+func (l *Lake) runInline(n *node, run func(ctx context.Context, eng Engine, text string) error) error {
 	eng, ctx, err := l.engine()
 	if err != nil {
 		return err
@@ -50,7 +83,7 @@ func (l *Lake) execInline(n *node) error {
 	}
 	// The inlined text is longer than the original; positions in it cannot
 	// be traced back to steps, so errors are mapped without them.
-	if err := eng.Exec(ctx, text); err != nil {
+	if err := run(ctx, eng, text); err != nil {
 		var qe *QueryError
 		if errors.As(err, &qe) && text != n.sql {
 			c := *qe
@@ -460,10 +493,12 @@ func (l *Lake) schemaOf(n *node) (Schema, error) {
 
 const persistPrefix = "__flowlab_persist_"
 
-// Persist computes the frame once into a temporary table of the engine and
-// makes the frame (and frames built from it afterwards) read that table, as
-// Spark's persist. It returns f. The rows are computed now; an error is kept
-// in the frame. Persisting a persisted frame does nothing.
+// Persist computes the frame once into a table of the engine (compressed
+// in memory with DuckDB, see Materializer; a temporary table with engines
+// that are not Materializers) and makes the frame (and frames built from it
+// afterwards) read that table, as Spark's persist. It returns f. The rows
+// are computed now; an error is kept in the frame. Persisting a persisted
+// frame does nothing.
 func (f *Frame) Persist() *Frame {
 	n, l, err := f.snapshot()
 	if err != nil {
@@ -475,14 +510,14 @@ func (f *Frame) Persist() *Frame {
 		return f
 	}
 	name := fmt.Sprintf("%s%d", persistPrefix, l.seq.Add(1))
-	stmt := newBuilder().text("CREATE TEMP TABLE "+quoteIdent(name)+" AS SELECT * FROM ").sub(n).text(" AS t").node(".Persist()", n.desc+".Persist()")
-	if err := l.execInline(stmt); err != nil {
+	table, err := l.materialize(n, name)
+	if err != nil {
 		f.n = &node{call: ".Persist()", desc: n.desc + ".Persist()", err: err, user: noSpan}
 		f.base = n
 		return f
 	}
-	f.base, f.persisted = n, name
-	f.n = &node{call: n.desc + ".Persist()", desc: n.desc + ".Persist()", sql: "SELECT * FROM " + quoteIdent(name), user: noSpan}
+	f.base, f.persisted = n, table
+	f.n = &node{call: n.desc + ".Persist()", desc: n.desc + ".Persist()", sql: "SELECT * FROM " + table, user: noSpan}
 	return f
 }
 
@@ -500,7 +535,7 @@ func (f *Frame) Unpersist() *Frame {
 	}
 	if f.persisted != "" {
 		if eng, ctx, err := f.lake.engine(); err == nil {
-			if err := eng.Exec(ctx, "DROP TABLE IF EXISTS "+quoteIdent(f.persisted)); err != nil {
+			if err := eng.Exec(ctx, "DROP TABLE IF EXISTS "+f.persisted); err != nil {
 				f.lake.log.Warn("datalake unpersist", "table", f.persisted, "err", err)
 			}
 		}

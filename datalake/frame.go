@@ -24,7 +24,7 @@ type Frame struct {
 
 	mu        sync.Mutex
 	n         *node
-	persisted string // temp table holding the rows, while persisted
+	persisted string // SQL reference to the table holding the rows, while persisted
 	base      *node  // the node before Persist
 }
 

@@ -10,9 +10,14 @@
 //     straight in DuckDB through database/sql (the limit) vs pandas (Debian
 //     python3-pandas, loading a CSV export of the query's columns);
 //   - cold (from the lake files; pandas: CSV load + query) and persisted
-//     (Frame.Persist of the query's columns / a DuckDB table / a pandas
-//     DataFrame in memory);
+//     (Frame.Persist of the query's columns / a plain DuckDB table / the same
+//     table in a compressed in-memory DuckDB database, the storage Persist
+//     uses / a pandas DataFrame in memory, kept by one Python process);
 //   - the whole cell on LASTHOUR of the 720-hour lake vs the 1-hour lake.
+//
+// What is compared is timed in turns (Frame and DuckDB cold; the four
+// persisted forms; the two LASTHOUR cells), so a change of load on a shared
+// machine hits them alike; only pandas' cold runs (seconds each) run alone.
 //
 // Every engine's result is checked against the lake's ground truth. Output
 // is a Markdown section for BENCHMARKS.md.
@@ -21,12 +26,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,13 +54,13 @@ var clock = time.Date(2026, 1, 2, 13, 20, 0, 0, time.UTC)
 
 // The lab's query, as DESIGN.md writes it, and its plain-SQL equivalent.
 const (
-	labObs = `SELECT src_address AS source, dst_address AS destination, dst_port AS port
-            FROM flows WHERE fwd_pkts = 1 AND fwd_syn_count = 1
+	predicate = `fwd_pkts = 1 AND fwd_syn_count = 1
             AND (rev_pkts = 0 OR (rev_pkts = 1 AND rev_rst_count = 1))`
+	labObs = `SELECT src_address AS source, dst_address AS destination, dst_port AS port
+            FROM flows WHERE ` + predicate
 	rawQuery = `SELECT source, destination, count(*) AS count FROM (
             SELECT DISTINCT src_address AS source, dst_address AS destination, dst_port AS port
-            FROM %s WHERE fwd_pkts = 1 AND fwd_syn_count = 1
-            AND (rev_pkts = 0 OR (rev_pkts = 1 AND rev_rst_count = 1)))
+            FROM %s WHERE ` + predicate + `)
             GROUP BY source, destination HAVING count(*) > %d`
 	queryColumns = "src_address, dst_address, dst_port, fwd_pkts, fwd_syn_count, rev_pkts, rev_rst_count"
 )
@@ -63,7 +70,7 @@ func main() {
 	hours := flag.Int("hours", 720, "hours of the big lake")
 	perHour := flag.Int("flows-per-hour", 13_889, "flows per hour of both lakes (720 x 13,889 = 10M)")
 	runs := flag.Int("runs", 7, "timed runs of each DuckDB and Frame measurement")
-	pandasRuns := flag.Int("pandas-runs", 3, "timed runs of the pandas measurements")
+	pandasRuns := flag.Int("pandas-runs", 3, "timed runs of pandas' cold measurements (CSV load + query)")
 	python := flag.String("python", "/usr/bin/python3", "Python with pandas (Debian python3-pandas); empty skips pandas")
 	mem := flag.String("memory", "2GiB", "DuckDB memory_limit for both the Frame engine and raw DuckDB")
 	flag.Parse()
@@ -97,46 +104,7 @@ func run(ctx context.Context, c config) error {
 	threads := runtime.NumCPU()
 	glob := fmt.Sprintf("read_parquet('%s/tetration/flows/*/*/*.parquet', hive_partitioning = true)", big)
 
-	// Frame API, cold: the whole cell from the lake files, every run.
-	lake, err := openLake(big, c.mem, threads)
-	if err != nil {
-		return err
-	}
-	defer lake.Close()
-	frameCell := func(l *datalake.Lake, timeRange string) ([]string, error) {
-		flows := l.IO().Read(datalake.FlowsPath, "PARQUET", timeRange)
-		if err := flows.RegisterTempTable("flows"); err != nil {
-			return nil, err
-		}
-		return collect(l.SQL(labObs).DropDuplicates("source", "destination", "port").
-			GroupBy("source", "destination").Count().Filter("count > ?", gt.Threshold))
-	}
-	frameCold, err := timeRuns(c.runs, want, func() ([]string, error) { return frameCell(lake, "ALL") })
-	if err != nil {
-		return fmt.Errorf("frame cold: %w", err)
-	}
-
-	// Frame API, persisted: the query's columns of every flow in memory.
-	start := time.Now()
-	cols := strings.Split(queryColumns, ", ")
-	persisted := lake.IO().Read(datalake.FlowsPath, "PARQUET", "ALL").Select(cols...).Persist()
-	if err := persisted.Err(); err != nil {
-		return fmt.Errorf("persist: %w", err)
-	}
-	framePersistTook := time.Since(start)
-	if err := persisted.RegisterTempTable("flows"); err != nil {
-		return err
-	}
-	frameMem, err := timeRuns(c.runs, want, func() ([]string, error) {
-		return collect(lake.SQL(labObs).DropDuplicates("source", "destination", "port").
-			GroupBy("source", "destination").Count().Filter("count > ?", gt.Threshold))
-	})
-	if err != nil {
-		return fmt.Errorf("frame persisted: %w", err)
-	}
-	persisted.Unpersist()
-
-	// DuckDB straight: the same SQL over the same files, then over a table.
+	// DuckDB straight: the same SQL over the same files, then over tables.
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		return err
@@ -152,25 +120,126 @@ func run(ctx context.Context, c config) error {
 	if err := db.QueryRowContext(ctx, "SELECT version()").Scan(&duckVersion); err != nil {
 		return err
 	}
-	rawCold, err := timeRuns(c.runs, want, func() ([]string, error) { return rawRows(ctx, db, fmt.Sprintf(rawQuery, glob, gt.Threshold)) })
+
+	// Cold, in turns: the whole cell from the lake files through the Frame
+	// API, and the same SQL over the hive glob in DuckDB.
+	lake, err := openLake(big, c.mem, threads)
 	if err != nil {
-		return fmt.Errorf("duckdb cold: %w", err)
+		return err
 	}
+	defer lake.Close()
+	frameCell := func(l *datalake.Lake, timeRange string) ([]string, error) {
+		flows := l.IO().Read(datalake.FlowsPath, "PARQUET", timeRange)
+		if err := flows.RegisterTempTable("flows"); err != nil {
+			return nil, err
+		}
+		return collect(l.SQL(labObs).DropDuplicates("source", "destination", "port").
+			GroupBy("source", "destination").Count().Filter("count > ?", gt.Threshold))
+	}
+	cold, err := timeTurns(c.runs,
+		checked(want, func() ([]string, error) { return frameCell(lake, "ALL") }),
+		checked(want, func() ([]string, error) { return rawRows(ctx, db, fmt.Sprintf(rawQuery, glob, gt.Threshold)) }),
+	)
+	if err != nil {
+		return fmt.Errorf("cold: %w", err)
+	}
+	frameCold, rawCold := cold[0], cold[1]
+
+	// Frame API, persisted: the query's columns of every flow in memory.
+	start := time.Now()
+	cols := strings.Split(queryColumns, ", ")
+	persisted := lake.IO().Read(datalake.FlowsPath, "PARQUET", "ALL").Select(cols...).Persist()
+	if err := persisted.Err(); err != nil {
+		return fmt.Errorf("persist: %w", err)
+	}
+	framePersistTook := time.Since(start)
+	if err := persisted.RegisterTempTable("flows"); err != nil {
+		return err
+	}
+	defer persisted.Unpersist()
+
 	start = time.Now()
 	if _, err := db.ExecContext(ctx, "CREATE TABLE flows AS SELECT "+queryColumns+" FROM "+glob); err != nil {
 		return err
 	}
 	rawPersistTook := time.Since(start)
-	rawMem, err := timeRuns(c.runs, want, func() ([]string, error) { return rawRows(ctx, db, fmt.Sprintf(rawQuery, "flows", gt.Threshold)) })
+	plainBytes, err := tableMemory(ctx, db)
 	if err != nil {
-		return fmt.Errorf("duckdb in memory: %w", err)
+		return err
+	}
+	// What a user who knows DuckDB's in-memory compression can do by hand:
+	// the storage Frame.Persist uses.
+	start = time.Now()
+	var checkpointTook time.Duration
+	for _, s := range []string{
+		"ATTACH ':memory:' AS packed (COMPRESS)",
+		"CREATE TABLE packed.flows AS SELECT " + queryColumns + " FROM " + glob,
+		"CHECKPOINT packed",
+	} {
+		t := time.Now()
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return err
+		}
+		checkpointTook = time.Since(t)
+	}
+	packedPersistTook := time.Since(start)
+	packedBytes, err := tableMemory(ctx, db)
+	if err != nil {
+		return err
+	}
+	packedBytes -= plainBytes
+
+	// pandas: CSV export of the query's columns, loaded (the cold runs),
+	// then kept in memory by the Python process for the persisted turns.
+	var pd *pandas
+	var csvTook time.Duration
+	if c.python != "" {
+		csvPath := filepath.Join(c.dir, "flows.csv")
+		start = time.Now()
+		if _, err := os.Stat(csvPath); err != nil {
+			if _, err := db.ExecContext(ctx, "COPY (SELECT "+queryColumns+" FROM "+glob+") TO '"+csvPath+"' (HEADER)"); err != nil {
+				return fmt.Errorf("csv export: %w", err)
+			}
+		}
+		csvTook = time.Since(start)
+		pd, err = startPandas(ctx, c.python, csvPath, c.pandasRun, gt.Threshold)
+		if err != nil {
+			return err
+		}
+		defer pd.Close()
+		if got := fmt.Sprint(pd.cold.Rows); got != fmt.Sprint(want) {
+			return fmt.Errorf("pandas found %s, the ground truth says %s", got, fmt.Sprint(want))
+		}
 	}
 
-	// LASTHOUR on 720 hours vs 1 hour: the whole cell, cold.
-	last720, err := timeRuns(c.runs, want, func() ([]string, error) { return frameCell(lake, "LASTHOUR") })
-	if err != nil {
-		return fmt.Errorf("LASTHOUR 720: %w", err)
+	// Persisted: the Frame, DuckDB's two tables and pandas' DataFrame in turns.
+	turns := []func() error{
+		checked(want, func() ([]string, error) {
+			return collect(lake.SQL(labObs).DropDuplicates("source", "destination", "port").
+				GroupBy("source", "destination").Count().Filter("count > ?", gt.Threshold))
+		}),
+		checked(want, func() ([]string, error) { return rawRows(ctx, db, fmt.Sprintf(rawQuery, "flows", gt.Threshold)) }),
+		checked(want, func() ([]string, error) { return rawRows(ctx, db, fmt.Sprintf(rawQuery, "packed.flows", gt.Threshold)) }),
 	}
+	if pd != nil {
+		turns = append(turns, checked(want, pd.Query))
+	}
+	mem, err := timeTurns(c.runs, turns...)
+	if err != nil {
+		return fmt.Errorf("persisted: %w", err)
+	}
+	frameMem, rawMem, packedMem := mem[0], mem[1], mem[2]
+	var pdCold *pandasCold
+	var pandasMem []time.Duration
+	if pd != nil {
+		pdCold, pandasMem = &pd.cold, mem[3]
+	}
+	parts, err := breakdown(ctx, db, c.runs, gt.Threshold)
+	if err != nil {
+		return fmt.Errorf("breakdown: %w", err)
+	}
+
+	// LASTHOUR on 720 hours vs 1 hour, in turns: the whole cell, cold.
 	lake1, err := openLake(small, c.mem, threads)
 	if err != nil {
 		return err
@@ -184,39 +253,96 @@ func run(ctx context.Context, c config) error {
 	for _, r := range gt1.ExpectedPortscan {
 		want1 = append(want1, fmt.Sprintf("%s>%s:%d", r.Source, r.Destination, r.Count))
 	}
-	last1, err := timeRuns(c.runs, want1, func() ([]string, error) { return frameCell(lake1, "LASTHOUR") })
+	last, err := timeTurns(c.runs,
+		checked(want, func() ([]string, error) { return frameCell(lake, "LASTHOUR") }),
+		checked(want1, func() ([]string, error) { return frameCell(lake1, "LASTHOUR") }),
+	)
 	if err != nil {
-		return fmt.Errorf("LASTHOUR 1: %w", err)
+		return fmt.Errorf("LASTHOUR: %w", err)
 	}
-
-	// pandas: CSV export of the query's columns, loaded and queried.
-	var pd *pandasResult
-	var csvTook time.Duration
-	if c.python != "" {
-		csvPath := filepath.Join(c.dir, "flows.csv")
-		start = time.Now()
-		if _, err := os.Stat(csvPath); err != nil {
-			if _, err := db.ExecContext(ctx, "COPY (SELECT "+queryColumns+" FROM "+glob+") TO '"+csvPath+"' (HEADER)"); err != nil {
-				return fmt.Errorf("csv export: %w", err)
-			}
-		}
-		csvTook = time.Since(start)
-		pd, err = runPandas(ctx, c.python, csvPath, c.pandasRun, gt.Threshold)
-		if err != nil {
-			return err
-		}
-		if got := fmt.Sprint(pd.Rows); got != fmt.Sprint(want) {
-			return fmt.Errorf("pandas found %s, the ground truth says %s", got, fmt.Sprint(want))
-		}
-	}
+	last720, last1 := last[0], last[1]
 
 	report(c, reportData{
 		gt: gt, genBig: genBig, genSmall: genSmall, duck: duckVersion, threads: threads,
-		frameCold: frameCold, frameMem: frameMem, rawCold: rawCold, rawMem: rawMem,
-		framePersist: framePersistTook, rawPersist: rawPersistTook,
-		last720: last720, last1: last1, pandas: pd, csvTook: csvTook,
+		frameCold: frameCold, frameMem: frameMem, rawCold: rawCold, rawMem: rawMem, packedMem: packedMem,
+		framePersist: framePersistTook, rawPersist: rawPersistTook, packedPersist: packedPersistTook, checkpoint: checkpointTook,
+		plainBytes: plainBytes, packedBytes: packedBytes,
+		last720: last720, last1: last1, pandas: pdCold, pandasMem: pandasMem, csvTook: csvTook, parts: parts,
 	})
 	return nil
+}
+
+// part is one step of the persisted query, timed on the plain table and on
+// the compressed one.
+type part struct {
+	name          string
+	plain, packed []time.Duration
+}
+
+// breakdown times the steps of the persisted query on DuckDB's plain
+// in-memory table (flows) and on the compressed one (packed.flows), in
+// turns: the filter alone, the filter and reading the three columns the
+// query keeps, and the DISTINCT and GROUP BY alone, over a copy of the rows
+// the filter keeps.
+func breakdown(ctx context.Context, db *sql.DB, runs, threshold int) ([]part, error) {
+	for _, s := range []string{
+		"CREATE TABLE matching AS SELECT src_address, dst_address, dst_port FROM flows WHERE " + predicate,
+		"CREATE TABLE packed.matching AS FROM matching",
+		"CHECKPOINT packed",
+	} {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	var n int64
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM matching").Scan(&n); err != nil {
+		return nil, err
+	}
+	filter := func(sel, table string) string { return "SELECT " + sel + " FROM " + table + " WHERE " + predicate }
+	aggregate := func(table string) string {
+		return fmt.Sprintf(strings.Replace(rawQuery, "WHERE "+predicate, "", 1), table, threshold)
+	}
+	const kept = "max(src_address), max(dst_address), max(dst_port)"
+	steps := []struct{ name, plain, packed string }{
+		{"the filter (count of matching rows)", filter("count(*)", "flows"), filter("count(*)", "packed.flows")},
+		{"the filter and reading the kept columns (max of each)", filter(kept, "flows"), filter(kept, "packed.flows")},
+		{fmt.Sprintf("DISTINCT + GROUP BY alone, over the %d matching rows", n), aggregate("matching"), aggregate("packed.matching")},
+	}
+	var fns []func() error
+	for _, st := range steps {
+		for _, q := range []string{st.plain, st.packed} {
+			fns = append(fns, func() error { return drain(ctx, db, q) })
+		}
+	}
+	times, err := timeTurns(runs, fns...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]part, len(steps))
+	for i, st := range steps {
+		out[i] = part{name: st.name, plain: times[2*i], packed: times[2*i+1]}
+	}
+	return out, nil
+}
+
+// tableMemory returns the bytes DuckDB holds for the in-memory tables of
+// db's databases.
+func tableMemory(ctx context.Context, db *sql.DB) (int64, error) {
+	var n int64
+	err := db.QueryRowContext(ctx, "SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'").Scan(&n)
+	return n, err
+}
+
+// drain runs a query and reads its rows.
+func drain(ctx context.Context, db *sql.DB, q string) error {
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+	}
+	return rows.Err()
 }
 
 // ensureLake reuses the demo lake at dir when its ground truth matches,
@@ -274,35 +400,53 @@ func rawRows(ctx context.Context, db *sql.DB, q string) ([]string, error) {
 	return out, rows.Err()
 }
 
-// timeRuns runs fn once to warm up, then n timed times, checking each
-// result against want.
-func timeRuns(n int, want []string, fn func() ([]string, error)) ([]time.Duration, error) {
-	var out []time.Duration
-	for i := -1; i < n; i++ {
-		start := time.Now()
+// checked returns a measurement that runs fn and checks its result against
+// want.
+func checked(want []string, fn func() ([]string, error)) func() error {
+	return func() error {
 		got, err := fn()
-		took := time.Since(start)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
-			return nil, fmt.Errorf("found %v, the ground truth says %v", got, want)
+			return fmt.Errorf("found %v, the ground truth says %v", got, want)
 		}
-		if i >= 0 {
-			out = append(out, took)
+		return nil
+	}
+}
+
+// timeTurns runs each of fns once to warm up, then n rounds in which each
+// runs once, in turn, so a change of load on the machine hits them alike.
+// Each round starts one fn further, so none always runs right after the
+// same other. It returns the timed runs of each fn.
+func timeTurns(n int, fns ...func() error) ([][]time.Duration, error) {
+	out := make([][]time.Duration, len(fns))
+	for i := -1; i < n; i++ {
+		for k := range fns {
+			j := (k + max(i, 0)) % len(fns)
+			start := time.Now()
+			if err := fns[j](); err != nil {
+				return nil, err
+			}
+			if took := time.Since(start); i >= 0 {
+				out[j] = append(out[j], took)
+			}
 		}
 	}
 	return out, nil
 }
 
-type pandasResult struct {
+// pandasCold is what the pandas script reports after its cold runs.
+type pandasCold struct {
 	Load    []float64 `json:"load"`    // seconds per CSV load
 	Cold    []float64 `json:"cold"`    // load + query
-	Mem     []float64 `json:"mem"`     // query on the loaded DataFrame
 	Rows    []string  `json:"rows"`    // source>destination:count, sorted
 	Version string    `json:"version"` // pandas version
 }
 
+// pandasScript loads the CSV export and queries it runs times (cold), prints
+// a pandasCold line, then answers each line of its input with one query on
+// the loaded DataFrame: a line {"rows": [...]}.
 const pandasScript = `
 import json, sys, time
 import pandas as pd
@@ -312,7 +456,9 @@ def query(df):
     obs = df.loc[m, ["src_address", "dst_address", "dst_port"]].drop_duplicates()
     c = obs.groupby(["src_address", "dst_address"]).size()
     return c[c > threshold]
-out = {"load": [], "cold": [], "mem": [], "version": pd.__version__}
+def rows(res):
+    return sorted("%s>%s:%d" % (s, d, n) for (s, d), n in res.items())
+out = {"load": [], "cold": [], "version": pd.__version__}
 df = None
 for _ in range(runs):
     t0 = time.perf_counter()
@@ -322,27 +468,75 @@ for _ in range(runs):
     t2 = time.perf_counter()
     out["load"].append(t1 - t0)
     out["cold"].append(t2 - t0)
-query(df)
-for _ in range(max(runs, 5)):
-    t0 = time.perf_counter()
-    res = query(df)
-    out["mem"].append(time.perf_counter() - t0)
-out["rows"] = sorted("%s>%s:%d" % (s, d, n) for (s, d), n in res.items())
-print(json.dumps(out))
+out["rows"] = rows(res)
+print(json.dumps(out), flush=True)
+for line in sys.stdin:
+    print(json.dumps({"rows": rows(query(df))}), flush=True)
 `
 
-func runPandas(ctx context.Context, python, csvPath string, runs, threshold int) (*pandasResult, error) {
+// pandas is a Python process holding the CSV export in a DataFrame. Its
+// methods are not safe for concurrent use.
+type pandas struct {
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  *bufio.Scanner
+	cold pandasCold
+}
+
+// startPandas starts the script and waits for its cold runs.
+func startPandas(ctx context.Context, python, csvPath string, runs, threshold int) (*pandas, error) {
 	cmd := exec.CommandContext(ctx, python, "-c", pandasScript, csvPath, fmt.Sprint(runs), fmt.Sprint(threshold))
 	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
+	in, err := cmd.StdinPipe()
 	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("pandas (%s; Debian: apt-get install python3-pandas): %w", python, err)
 	}
-	var r pandasResult
-	if err := json.Unmarshal(out, &r); err != nil {
-		return nil, fmt.Errorf("pandas output %q: %w", out, err)
+	p := &pandas{cmd: cmd, in: in, out: bufio.NewScanner(out)}
+	if err := p.read(&p.cold); err != nil {
+		p.Close()
+		return nil, err
 	}
-	return &r, nil
+	return p, nil
+}
+
+// Query runs the query once on the loaded DataFrame (the time includes a
+// pipe round trip, well under a millisecond).
+func (p *pandas) Query() ([]string, error) {
+	if _, err := io.WriteString(p.in, "query\n"); err != nil {
+		return nil, fmt.Errorf("pandas: %w", err)
+	}
+	var r struct {
+		Rows []string `json:"rows"`
+	}
+	err := p.read(&r)
+	return r.Rows, err
+}
+
+func (p *pandas) read(v any) error {
+	if !p.out.Scan() {
+		err := p.out.Err()
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("pandas (Debian: apt-get install python3-pandas): %w", err)
+	}
+	if err := json.Unmarshal(p.out.Bytes(), v); err != nil {
+		return fmt.Errorf("pandas output %q: %w", p.out.Bytes(), err)
+	}
+	return nil
+}
+
+// Close ends the script and waits for it.
+func (p *pandas) Close() error {
+	p.in.Close()
+	return p.cmd.Wait()
 }
 
 func seconds(v []float64) []time.Duration {
@@ -377,16 +571,21 @@ func ms(d time.Duration) string {
 }
 
 type reportData struct {
-	gt                       demo.GroundTruth
-	genBig, genSmall         time.Duration
-	duck                     string
-	threads                  int
-	frameCold, frameMem      []time.Duration
-	rawCold, rawMem          []time.Duration
-	framePersist, rawPersist time.Duration
-	last720, last1           []time.Duration
-	pandas                   *pandasResult
-	csvTook                  time.Duration
+	gt                        demo.GroundTruth
+	genBig, genSmall          time.Duration
+	duck                      string
+	threads                   int
+	frameCold, frameMem       []time.Duration
+	rawCold, rawMem           []time.Duration
+	packedMem                 []time.Duration
+	framePersist, rawPersist  time.Duration
+	packedPersist, checkpoint time.Duration
+	plainBytes, packedBytes   int64
+	last720, last1            []time.Duration
+	pandas                    *pandasCold
+	pandasMem                 []time.Duration
+	csvTook                   time.Duration
+	parts                     []part
 }
 
 func cpuModel() string {
@@ -418,14 +617,25 @@ func report(c config, r reportData) {
 	row("raw DuckDB, cold (same SQL from Parquet)", r.rawCold, "1 (the limit)")
 	row("Frame API, persisted (query columns in memory)", r.frameMem, fmt.Sprintf("%.2f× raw DuckDB", ratio(r.frameMem, r.rawMem)))
 	row("raw DuckDB, in memory (table)", r.rawMem, "1 (the limit)")
+	row("raw DuckDB, compressed in-memory table (Persist's storage)", r.packedMem, fmt.Sprintf("Frame persisted is %.2f× this", ratio(r.frameMem, r.packedMem)))
 	if p := r.pandas; p != nil {
-		cold, mem, load := seconds(p.Cold), seconds(p.Mem), seconds(p.Load)
+		cold, mem, load := seconds(p.Cold), r.pandasMem, seconds(p.Load)
 		row("pandas "+p.Version+", cold (CSV load + query)", cold, fmt.Sprintf("Frame cold is %.0f× faster", ratio(cold, r.frameCold)))
 		row("pandas, CSV load alone", load, "")
 		row("pandas, in memory (query on the DataFrame)", mem, fmt.Sprintf("Frame persisted is %.1f× faster", ratio(mem, r.frameMem)))
 	}
 	row("cell on LASTHOUR, 720-hour lake", r.last720, fmt.Sprintf("%.2f× the 1-hour lake", ratio(r.last720, r.last1)))
 	row("cell on LASTHOUR, 1-hour lake", r.last1, "1")
-	fmt.Printf("\nPersisting took %s through the Frame API and %s in raw DuckDB (CREATE TABLE); the CSV export for pandas (7 columns) took %s.\n",
-		ms(r.framePersist), ms(r.rawPersist), ms(r.csvTook))
+	fmt.Printf("\nPersisting took %s through the Frame API, %s in raw DuckDB (CREATE TABLE) and %s for the compressed table (ATTACH ':memory:' (COMPRESS), CREATE TABLE, CHECKPOINT; the CHECKPOINT %s); the CSV export for pandas (7 columns) took %s.\n",
+		ms(r.framePersist), ms(r.rawPersist), ms(r.packedPersist), ms(r.checkpoint), ms(r.csvTook))
+	fmt.Printf("The persisted 7 columns of %d flows take %.0f MB of memory in the plain table and %.0f MB in the compressed one (duckdb_memory()).\n",
+		r.gt.TotalFlows, float64(r.plainBytes)/1e6, float64(r.packedBytes)/1e6)
+	fmt.Println("\nWhere the persisted query's time goes (raw DuckDB, timed in turns):")
+	fmt.Println()
+	fmt.Println("| step | plain table: median | spread | compressed table: median | spread |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, p := range r.parts {
+		fmt.Printf("| %s | %s | %s | %s | %s |\n", p.name, ms(median(p.plain)), spread(p.plain), ms(median(p.packed)), spread(p.packed))
+	}
+	fmt.Printf("| the whole query | %s | %s | %s | %s |\n", ms(median(r.rawMem)), spread(r.rawMem), ms(median(r.packedMem)), spread(r.packedMem))
 }

@@ -8,6 +8,9 @@
 // only under the lake root and the engine's spill folder
 // (enable_external_access off, allowed_directories set, configuration
 // locked), and never installs extensions from the network.
+//
+// Persisted frames (datalake.Materializer) live in a second in-memory
+// database that DuckDB compresses, not in temporary tables: see Materialize.
 package duckdb
 
 import (
@@ -63,12 +66,20 @@ type Engine struct {
 	conn    *sql.Conn
 	tempDir string
 	ownTemp bool
+	log     *slog.Logger
 
 	mu     sync.Mutex // held from Query until Rows.Close
 	closed bool
 }
 
-var _ datalake.Engine = (*Engine)(nil)
+var (
+	_ datalake.Engine       = (*Engine)(nil)
+	_ datalake.Materializer = (*Engine)(nil)
+)
+
+// persistDB is the in-memory database, attached with compression, that
+// holds persisted frames.
+const persistDB = "flowlab_persist"
 
 // Factory returns an engine factory for datalake.Options.NewEngine, so the
 // engine starts on the lake's first query.
@@ -82,7 +93,7 @@ func Open(opts Options) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{tempDir: opts.TempDir}
+	e := &Engine{tempDir: opts.TempDir, log: log}
 	if e.tempDir == "" {
 		dir, err := os.MkdirTemp("", "flowlab-duckdb-")
 		if err != nil {
@@ -137,6 +148,8 @@ func Open(opts Options) (*Engine, error) {
 		// costs more than the query's own binding.
 		"SET parquet_metadata_cache = true",
 		"SET autoinstall_known_extensions = false",
+		// The database persisted frames go to (Materialize).
+		"ATTACH ':memory:' AS " + persistDB + " (COMPRESS)",
 		"SET allowed_directories = [" + strings.Join(list, ", ") + "]",
 		"SET enable_external_access = false",
 		"SET errors_as_json = true",
@@ -189,6 +202,47 @@ func (e *Engine) Query(ctx context.Context, query string, args ...any) (datalake
 		cols[i] = datalake.Column{Name: t.Name(), Type: typeName(t.DatabaseTypeName())}
 	}
 	return &resultRows{rows: rows, cols: cols, unlock: e.mu.Unlock, ctx: ctx, query: query}, nil
+}
+
+// Materialize keeps the rows of query in table name of a separate in-memory
+// database attached with compression, and returns the table's qualified
+// name. DuckDB stores the rows of its ordinary in-memory database (and of
+// temporary tables) uncompressed, as full-width vectors; an in-memory
+// database attached with COMPRESS stores them like a database file does
+// (dictionary and FSST for strings, bit-packing, RLE and constants for
+// numbers) once a checkpoint has written them. A query then scans less
+// memory: the compressed rows take a fraction of the space (a thirteenth
+// for the flows columns of the lab's port scan), and a filtered scan reads
+// less of them. The rows, their order, names and types are those of query.
+//
+// It is safe for concurrent use. Errors are as for Exec, with positions in
+// query. If the checkpoint fails the table is kept, uncompressed, and the
+// failure is logged.
+func (e *Engine) Materialize(ctx context.Context, name, query string) (string, error) {
+	table := persistDB + ".main." + quoteIdent(name)
+	create := "CREATE TABLE " + table + " AS "
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return "", closedErr
+	}
+	if _, err := e.conn.ExecContext(ctx, create+query); err != nil {
+		err = convertErr(ctx, create+query, err)
+		var qe *datalake.QueryError
+		if errors.As(err, &qe) && qe.Query == create+query {
+			qe.Query = query
+			if qe.Position -= len(create); qe.Position < 0 {
+				qe.Position = -1
+			}
+		}
+		return "", err
+	}
+	// An in-memory database compresses at a checkpoint only; the checkpoint
+	// rewrites the new table's row groups and frees the uncompressed ones.
+	if _, err := e.conn.ExecContext(ctx, "CHECKPOINT "+persistDB); err != nil {
+		e.log.Warn("duckdb: persisted table left uncompressed", "table", table, "err", err)
+	}
+	return table, nil
 }
 
 // Close closes the connection and the database and removes the spill folder
@@ -297,6 +351,8 @@ func convertErr(ctx context.Context, query string, err error) error {
 }
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // typeName gives the engine's type names as DuckDB spells them in DESCRIBE.
 func typeName(t string) string {
