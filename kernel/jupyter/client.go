@@ -470,9 +470,21 @@ func (d *dialSocket) run() {
 			t.Stop()
 			return
 		}
-		backoff = min(2*backoff, time.Second)
+		// A kernel that is starting binds its ports within tens of
+		// milliseconds (ipykernel: hundreds): until the first connection,
+		// try again every 25 ms at most, so the client connects about when
+		// the kernel listens instead of up to a doubled backoff later. A
+		// connection that was lost backs off up to a second.
+		limit := startRetry
+		if lost {
+			limit = time.Second
+		}
+		backoff = min(2*backoff, limit)
 	}
 }
+
+// startRetry bounds the wait between dials until the first connection.
+const startRetry = 25 * time.Millisecond
 
 // serve makes zc the live connection and reads it until it fails.
 func (d *dialSocket) serve(zc *zconn) error {

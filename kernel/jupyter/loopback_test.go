@@ -470,3 +470,39 @@ func TestServerSurvivesGarbagePeer(t *testing.T) {
 		t.Fatalf("kernel stopped serving after a garbage peer: %v", err)
 	}
 }
+
+// TestDialWaitsForAStartingKernel dials before the kernel listens, as a
+// kernel manager does right after starting the process, and checks that the
+// client connects soon after the kernel binds its ports, not a doubled
+// backoff later.
+func TestDialWaitsForAStartingKernel(t *testing.T) {
+	info := testInfo(t, "tcp")
+	const bindAfter = 400 * time.Millisecond
+	type dialed struct {
+		c   *Client
+		err error
+		at  time.Duration
+	}
+	res := make(chan dialed, 1)
+	t0 := time.Now()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := Dial(ctx, info, ClientOptions{})
+		res <- dialed{c, err, time.Since(t0)}
+	}()
+	time.Sleep(bindAfter)
+	srv := testServer(t, info, ServerOptions{})
+	startEchoKernel(t, srv)
+	d := <-res
+	if d.err != nil {
+		t.Fatal(d.err)
+	}
+	defer d.c.Close()
+	// Until the first connection the client retries every startRetry at
+	// most; allow the machine some slack, far less than the 315 → 635 ms
+	// step a doubling backoff takes here.
+	if late := d.at - bindAfter; late > 175*time.Millisecond {
+		t.Errorf("connected %s after the kernel listened; want within %s (and some slack)", late, startRetry)
+	}
+}
