@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowlab/flowlab/datalake"
 	"github.com/flowlab/flowlab/datalake/flowtable"
@@ -54,32 +55,44 @@ func readAll(b *testing.B, path string, step func(pcap.Frame)) uint64 {
 	}
 }
 
+// cpuPerOp reports the process's CPU time (all goroutines, the garbage
+// collector included) per iteration of b.Loop, from start on: on a
+// machine shared with other work, wall time varies with the load and CPU
+// time much less.
+func cpuPerOp(b *testing.B, start time.Duration) {
+	b.ReportMetric((cpuTime()-start).Seconds()*1e3/float64(b.N), "cpu-ms/op")
+}
+
 // The stages of ingest, each including the ones before it, so the
 // differences between them are what each stage costs.
 func BenchmarkStages(b *testing.B) {
 	path, size := benchCapture(b)
-	report := func(b *testing.B, pkts uint64) {
+	report := func(b *testing.B, pkts uint64, cpu time.Duration) {
 		b.SetBytes(size)
 		b.ReportMetric(float64(pkts)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpkt/s")
+		cpuPerOp(b, cpu)
 	}
 	b.Run("read", func(b *testing.B) {
 		var pkts uint64
+		cpu := cpuTime()
 		for b.Loop() {
 			pkts = readAll(b, path, func(pcap.Frame) {})
 		}
-		report(b, pkts)
+		report(b, pkts, cpu)
 	})
 	b.Run("decode", func(b *testing.B) {
 		var pkts uint64
+		cpu := cpuTime()
 		for b.Loop() {
 			var d pcap.Decoder
 			var fr flowtable.Frame
 			pkts = readAll(b, path, func(f pcap.Frame) { d.Decode(f.LinkType, f.Data, f.WireLen, f.Time, &fr) })
 		}
-		report(b, pkts)
+		report(b, pkts, cpu)
 	})
 	b.Run("table", func(b *testing.B) {
 		var pkts, recs uint64
+		cpu := cpuTime()
 		for b.Loop() {
 			var d pcap.Decoder
 			var fr flowtable.Frame
@@ -99,10 +112,11 @@ func BenchmarkStages(b *testing.B) {
 		if recs == 0 {
 			b.Fatal("no flow records")
 		}
-		report(b, pkts)
+		report(b, pkts, cpu)
 	})
 	b.Run("ingest", func(b *testing.B) {
 		var pkts uint64
+		cpu := cpuTime()
 		for b.Loop() {
 			lake := b.TempDir()
 			in, err := ingest.New(lake, ingest.Options{Sensor: "bench"})
@@ -118,7 +132,7 @@ func BenchmarkStages(b *testing.B) {
 			}
 			pkts = res.Packets
 		}
-		report(b, pkts)
+		report(b, pkts, cpu)
 	})
 }
 
@@ -144,6 +158,7 @@ func BenchmarkEncodeFlows(b *testing.B) {
 		return cmp.Or(strings.Compare(a.SrcAddress, b.SrcAddress), a.StartTimestamp.Compare(b.StartTimestamp))
 	})
 	var size int64
+	cpu := cpuTime()
 	for b.Loop() {
 		var n countingWriter
 		if err := parquet.WriteFlows(&n, flows, parquet.Options{}); err != nil {
@@ -153,6 +168,7 @@ func BenchmarkEncodeFlows(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(flows))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mflows/s")
 	b.ReportMetric(float64(size)/float64(len(flows)), "B/flow")
+	cpuPerOp(b, cpu)
 }
 
 type countingWriter int64
