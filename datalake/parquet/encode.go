@@ -41,7 +41,7 @@ type encoder struct {
 }
 
 func newEncoder(s *arrow.Schema, o Options) (*encoder, error) {
-	props := o.properties()
+	props := o.properties(s)
 	ps, err := pqarrow.ToParquet(s, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		return nil, fmt.Errorf("parquet schema: %w", err)

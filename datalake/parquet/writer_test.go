@@ -69,7 +69,7 @@ func TestParquetSchema(t *testing.T) {
 	o, _ := (Options{}).withDefaults("")
 	var b strings.Builder
 	for _, s := range []*arrow.Schema{FlowSchema(), PacketSchema()} {
-		ps, err := pqarrow.ToParquet(s, o.properties(), pqarrow.DefaultWriterProps())
+		ps, err := pqarrow.ToParquet(s, o.properties(s), pqarrow.DefaultWriterProps())
 		if err != nil {
 			t.Fatal(err)
 		}
