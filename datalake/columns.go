@@ -183,6 +183,14 @@ func (w *RowWriter) String(s string) {
 	col.valid(true)
 }
 
+// StringBytes appends the value of a string column given as bytes.
+func (w *RowWriter) StringBytes(b []byte) {
+	col := w.next(StringColumn, StringColumn)
+	col.Bytes = append(col.Bytes, b...)
+	col.Ends = append(col.Ends, uint32(len(col.Bytes)))
+	col.valid(true)
+}
+
 // AppendString appends the value of a string column, or NULL if !ok, as
 // appendValue appends it to the column's buffer (appendValue must only
 // append), so a value can be formatted in place without a string.

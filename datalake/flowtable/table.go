@@ -78,6 +78,13 @@ type Options struct {
 	// record is newly allocated; the callee may keep it. An error stops
 	// the table: Add, Advance and Flush return it.
 	EmitFlow func(*datalake.Flow) error
+	// FlowColumns, when set, is used instead of EmitFlow: before each
+	// finished record the table calls it and appends the record as a row
+	// to the columns it returns (of datalake.FlowLayout), which allocates
+	// nothing per record: the way ingest collects them. The values are
+	// EmitFlow's, with times truncated to microseconds. An error stops the
+	// table as EmitFlow's does.
+	FlowColumns func() (*datalake.Columns, error)
 	// EmitPacket, when set, receives one record per IP layer added, with
 	// its flow_id and community_id. The record is reused by the next call:
 	// the callee must copy what it keeps (PayloadHead included).
@@ -132,6 +139,13 @@ type Table struct {
 	pkt        datalake.Packet
 	idBuf      []byte
 	cidBuf     []byte
+	record     *datalake.Columns // EmitFlow's record, before it becomes a datalake.Flow
+
+	// Flows are allocated in chunks and reused: a finished flow goes to
+	// ended, and from there to free when the next call that adds packets
+	// starts, so no flow is reused while a pointer to it is in use.
+	chunk       []flow
+	ended, free []*flow
 }
 
 // list indexes
@@ -220,14 +234,19 @@ func (t *Table) Add(fr *Frame) error {
 	if fr.N <= 0 {
 		return nil
 	}
+	t.reuseEnded()
 	t.stats.Frames++
-	var parent *flow
+	var parent *flowID
 	n := min(fr.N, MaxLayers)
 	for i := 0; i < n; i++ {
 		p := &fr.Layers[i]
-		parent = t.add(p, parent)
+		f := t.add(p, parent)
 		if t.err != nil {
 			return t.err
+		}
+		parent = nil
+		if f != nil {
+			parent = &f.id
 		}
 	}
 	return nil
@@ -238,6 +257,7 @@ func (t *Table) AddPacket(p *Packet) error {
 	if t.err != nil {
 		return t.err
 	}
+	t.reuseEnded()
 	t.stats.Frames++
 	t.add(p, nil)
 	return t.err
@@ -251,6 +271,7 @@ func (t *Table) Advance(now time.Time) error {
 	if t.err != nil {
 		return t.err
 	}
+	t.reuseEnded()
 	t.advance(now.UnixNano())
 	return t.err
 }
@@ -262,6 +283,7 @@ func (t *Table) Flush() error {
 	if t.err != nil {
 		return t.err
 	}
+	t.reuseEnded()
 	t.expireFragments(true)
 	all := make([]*flow, 0, len(t.flows))
 	for _, f := range t.flows {
@@ -370,8 +392,9 @@ func (t *Table) cutHour(boundary int64) {
 }
 
 // add attributes one layer and returns its flow (nil when the packet was
-// held back as an early fragment).
-func (t *Table) add(p *Packet, parent *flow) *flow {
+// held back as an early fragment). parent is the id of the enclosing
+// layer's flow, if any.
+func (t *Table) add(p *Packet, parent *flowID) *flow {
 	if p.Time > t.clock || !t.started {
 		t.advance(p.Time)
 		if t.err != nil {
@@ -387,7 +410,7 @@ func (t *Table) add(p *Packet, parent *flow) *flow {
 }
 
 // attribute finds or creates the flow of a packet and updates it.
-func (t *Table) attribute(p *Packet, parent *flow) *flow {
+func (t *Table) attribute(p *Packet, parent *flowID) *flow {
 	t.stats.Packets++
 	key, srcIsLo := t.makeKey(p)
 	f := t.flows[key]
@@ -495,7 +518,7 @@ func (t *Table) evict() {
 		return
 	}
 	t.stats.Evicted++
-	t.opts.Logger.Debug("flow table full, evicting", "flow_id", victim.id, "max_flows", t.opts.MaxFlows)
+	t.opts.Logger.Debug("flow table full, evicting", "flow_id", victim.id.String(), "max_flows", t.opts.MaxFlows)
 	t.finish(victim, EndResources, victim.sl.last)
 }
 
@@ -509,6 +532,35 @@ func (t *Table) finish(f *flow, reason int32, end int64) {
 	if f.sl.pkts() > 0 {
 		t.emit(f, reason, end)
 	}
+	t.ended = append(t.ended, f)
+}
+
+// flowChunk is how many flows are allocated at once.
+const flowChunk = 1024
+
+// newFlowValue returns a zeroed flow, a reused one if any.
+func (t *Table) newFlowValue() *flow {
+	if n := len(t.free); n > 0 {
+		f := t.free[n-1]
+		t.free = t.free[:n-1]
+		h := f.history[:0]
+		*f = flow{history: h}
+		return f
+	}
+	if len(t.chunk) == 0 {
+		t.chunk = make([]flow, flowChunk)
+	}
+	f := &t.chunk[0]
+	t.chunk = t.chunk[1:]
+	return f
+}
+
+// reuseEnded makes the flows that ended so far available for reuse; it is
+// called when no pointer to a flow is held outside the table's map.
+func (t *Table) reuseEnded() {
+	t.free = append(t.free, t.ended...)
+	clear(t.ended)
+	t.ended = t.ended[:0]
 }
 
 // makeKey builds the canonical key of a packet: the lower (address, port)
@@ -541,10 +593,11 @@ func (t *Table) makeKey(p *Packet) (flowKey, bool) {
 }
 
 // newFlow creates the flow of a packet, choosing the originator.
-func (t *Table) newFlow(key flowKey, srcIsLo bool, p *Packet, parent *flow) *flow {
+func (t *Table) newFlow(key flowKey, srcIsLo bool, p *Packet, parent *flowID) *flow {
 	t.serial++
 	t.stats.FlowsCreated++
-	f := &flow{key: key, serial: t.serial, list: -1, origIsLo: srcIsLo}
+	f := t.newFlowValue()
+	f.key, f.serial, f.list, f.origIsLo = key, t.serial, -1, srcIsLo
 	f.tcp.init()
 	f.sl.reset()
 	flip := false
@@ -578,16 +631,19 @@ func (t *Table) newFlow(key flowKey, srcIsLo bool, p *Packet, parent *flow) *flo
 		f.vlanID, f.innerVLANID = int32(p.VLANID), int32(p.InnerVLANID)
 	}
 	if parent != nil {
-		f.parent = parent.id
+		f.parent, f.hasParent = *parent, true
 	}
 	orig, resp := p.Src, p.Dst
 	if flip {
 		orig, resp = resp, orig
 	}
-	f.addr[0], f.addr[1] = orig.String(), resp.String()
 	f.origAddr, f.respAddr = orig, resp
-	f.id = t.flowID(f)
-	f.cid = t.communityIDOf(f, p)
+	t.setFlowID(f)
+	t.setCommunityID(f, p)
+	if t.opts.EmitPacket != nil {
+		f.addr[0], f.addr[1] = orig.String(), resp.String()
+		f.idText, f.cidText = f.id.String(), string(f.cid[:])
+	}
 	for _, pre := range t.opts.LocalNets {
 		if pre.Contains(orig) {
 			f.local[0] = true
@@ -600,10 +656,18 @@ func (t *Table) newFlow(key flowKey, srcIsLo bool, p *Packet, parent *flow) *flo
 	return f
 }
 
-// flowID derives a stable identifier from the sensor, the interface, the
-// first packet's time, the key and a serial number: "F" and 20 base64url
-// characters (120 bits of a SHA-1).
-func (t *Table) flowID(f *flow) string {
+// flowID is a flow_id: "F" and 20 base64url characters (120 bits of a
+// SHA-1).
+type flowID [21]byte
+
+func (id *flowID) String() string { return string(id[:]) }
+
+// communityIDText is a community_id: "1:" and the base64 of a SHA-1.
+type communityIDText [30]byte
+
+// setFlowID derives a stable identifier from the sensor, the interface,
+// the first packet's time, the key and a serial number.
+func (t *Table) setFlowID(f *flow) {
 	b := t.idBuf[:0]
 	b = append(b, t.opts.Sensor...)
 	b = append(b, 0)
@@ -618,28 +682,47 @@ func (t *Table) flowID(f *flow) string {
 	b = append(b, f.key.proto, f.key.depth)
 	t.idBuf = b
 	sum := sha1.Sum(b)
-	return "F" + base64.RawURLEncoding.EncodeToString(sum[:15])
+	f.id[0] = 'F'
+	base64.RawURLEncoding.Encode(f.id[1:], sum[:15])
 }
 
-func (t *Table) communityIDOf(f *flow, p *Packet) string {
+func (t *Table) setCommunityID(f *flow, p *Packet) {
 	sp, dp := p.SrcPort, p.DstPort
 	if p.HasICMP {
 		sp, dp = uint16(p.ICMPType), uint16(p.ICMPCode)
 	}
-	t.cidBuf = t.cidBuf[:0]
-	return communityID(t.cidBuf, t.opts.CommunityIDSeed, p.Src, p.Dst, p.Proto, sp, dp)
+	t.cidBuf = appendCommunityID(t.cidBuf[:0], t.opts.CommunityIDSeed, p.Src, p.Dst, p.Proto, sp, dp)
+	copy(f.cid[:], t.cidBuf)
 }
 
 // emit sends one record of the flow's current slice.
 func (t *Table) emit(f *flow, reason int32, end int64) {
-	if t.opts.EmitFlow == nil || t.err != nil {
-		t.stats.Records++
+	t.stats.Records++
+	if t.err != nil {
 		return
 	}
-	rec := f.record(&t.opts, reason, end)
-	t.stats.Records++
-	if err := t.opts.EmitFlow(rec); err != nil {
-		t.err = fmt.Errorf("flowtable: emit flow %s: %w", f.id, err)
+	var err error
+	switch {
+	case t.opts.FlowColumns != nil:
+		var c *datalake.Columns
+		if c, err = t.opts.FlowColumns(); err == nil {
+			f.appendRecord(c, &t.opts, reason, end)
+		}
+	case t.opts.EmitFlow != nil:
+		if t.record == nil {
+			t.record = datalake.FlowLayout.New()
+		}
+		t.record.Reset()
+		f.appendRecord(t.record, &t.opts, reason, end)
+		rec := datalake.FlowLayout.Record(t.record, 0)
+		// The columns keep microseconds; EmitFlow's records keep the
+		// packets' nanoseconds.
+		s := &f.sl
+		rec.StartTimestamp, rec.EndTimestamp, rec.Timestamp = time.Unix(0, s.first).UTC(), time.Unix(0, s.last).UTC(), time.Unix(0, end).UTC()
+		err = t.opts.EmitFlow(&rec)
+	}
+	if err != nil {
+		t.err = fmt.Errorf("flowtable: emit flow %s: %w", f.id.String(), err)
 	}
 }
 
@@ -674,10 +757,10 @@ func (t *Table) emitPacket(f *flow, p *Packet) {
 	if n == 0 {
 		r.PayloadHead = r.PayloadHead[:0:0]
 	}
-	r.FlowID, r.CommunityID = f.id, f.cid
+	r.FlowID, r.CommunityID = f.idText, f.cidText
 	r.Sensor, r.Interface = t.opts.Sensor, t.opts.Interface
 	if err := t.opts.EmitPacket(r); err != nil {
-		t.err = fmt.Errorf("flowtable: emit packet of flow %s: %w", f.id, err)
+		t.err = fmt.Errorf("flowtable: emit packet of flow %s: %w", f.idText, err)
 	}
 }
 
