@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/flowlab/flowlab/datalake"
@@ -34,9 +33,9 @@ const queueDepth = maxRowsPerFile / batchSize
 
 // batch is one hand-over from the table to the writers.
 type batch struct {
-	flows   []datalake.Flow
-	packets []datalake.Packet
-	flush   chan error // if set: publish what the writers buffered, reply here
+	flows   *datalake.Columns // of datalake.FlowLayout
+	packets *datalake.Columns // of datalake.PacketLayout
+	flush   chan error        // if set: publish what the writers buffered, reply here
 	// sealed, if not zero, is an hour boundary the table's clock has
 	// passed: the records of the hours before it are all in this batch or
 	// earlier ones, so the writers publish those hours now.
@@ -57,6 +56,7 @@ type pipeline struct {
 	work    chan batch
 	written chan error // the writer goroutine's result, once
 	werr    error      // the writer's error, once seen
+	spare   chan batch // batches the writer is done with, for reuse
 
 	flows, packets uint64
 	hour           int64 // the newest frame's hour (Unix hours); hours before it are sealed
@@ -64,7 +64,7 @@ type pipeline struct {
 }
 
 func newPipeline(pub parquet.Publisher, o Options, iface string) (*pipeline, error) {
-	p := &pipeline{work: make(chan batch, queueDepth), written: make(chan error, 1)}
+	p := &pipeline{work: make(chan batch, queueDepth), written: make(chan error, 1), spare: make(chan batch, queueDepth+1)}
 	var err error
 	po := o.Parquet
 	po.Dataset = ""
@@ -76,7 +76,8 @@ func newPipeline(pub parquet.Publisher, o Options, iface string) (*pipeline, err
 	}
 	to := o.Table
 	to.Sensor, to.Interface = o.Sensor, iface
-	to.EmitFlow = p.emitFlow
+	to.EmitFlow = nil
+	to.FlowColumns = p.flowColumns
 	to.EmitPacket = nil
 	if o.Packets {
 		if p.pw, err = parquet.NewPacketWriter(pub, po); err != nil {
@@ -89,29 +90,42 @@ func newPipeline(pub parquet.Publisher, o Options, iface string) (*pipeline, err
 		}
 	}
 	p.table = flowtable.New(to)
+	p.cur = p.newBatch()
 	go p.write()
 	return p, nil
 }
 
-func (p *pipeline) emitFlow(f *datalake.Flow) error {
-	p.cur.flows = append(p.cur.flows, *f)
-	p.flows++
-	if len(p.cur.flows) >= batchSize {
-		return p.handOver()
+// newBatch returns an empty batch, one the writer is done with if any.
+func (p *pipeline) newBatch() batch {
+	select {
+	case b := <-p.spare:
+		b.flows.Reset()
+		b.packets.Reset()
+		return b
+	default:
+		return batch{flows: datalake.FlowLayout.New(), packets: datalake.PacketLayout.New()}
 	}
-	return nil
+}
+
+// flowColumns is the table's FlowColumns: where its next record goes.
+func (p *pipeline) flowColumns() (*datalake.Columns, error) {
+	if p.cur.flows.Len() >= batchSize {
+		if err := p.handOver(); err != nil {
+			return nil, err
+		}
+	}
+	p.flows++
+	return p.cur.flows, nil
 }
 
 func (p *pipeline) emitPacket(r *datalake.Packet) error {
 	c := *r
-	if len(r.PayloadHead) > 0 {
-		c.PayloadHead = slices.Clone(r.PayloadHead)
-	} else {
-		c.PayloadHead = nil
+	if len(c.PayloadHead) == 0 {
+		c.PayloadHead = nil // NULL, not an empty value
 	}
-	p.cur.packets = append(p.cur.packets, c)
+	datalake.PacketLayout.Append(p.cur.packets, c)
 	p.packets++
-	if len(p.cur.packets) >= batchSize {
+	if p.cur.packets.Len() >= batchSize {
 		return p.handOver()
 	}
 	return nil
@@ -122,7 +136,7 @@ func (p *pipeline) handOver() error {
 	if p.werr != nil {
 		return p.werr
 	}
-	if len(p.cur.flows) == 0 && len(p.cur.packets) == 0 && p.cur.sealed.IsZero() {
+	if p.cur.flows.Len() == 0 && p.cur.packets.Len() == 0 && p.cur.sealed.IsZero() {
 		return nil
 	}
 	select {
@@ -132,7 +146,7 @@ func (p *pipeline) handOver() error {
 		p.werr = fmt.Errorf("write records: %w", err)
 		return p.werr
 	}
-	p.cur = batch{flows: make([]datalake.Flow, 0, batchSize)}
+	p.cur = p.newBatch()
 	return nil
 }
 
@@ -179,11 +193,11 @@ func (p *pipeline) write() {
 		if err != nil {
 			continue
 		}
-		if len(b.flows) > 0 {
-			err = p.fw.Write(b.flows...)
+		if b.flows.Len() > 0 {
+			err = p.fw.WriteColumns(b.flows)
 		}
-		if err == nil && len(b.packets) > 0 {
-			err = p.pw.Write(b.packets...)
+		if err == nil && b.packets.Len() > 0 {
+			err = p.pw.WriteColumns(b.packets)
 		}
 		if err == nil && !b.sealed.IsZero() {
 			err = p.fw.FlushBefore(b.sealed)
@@ -205,6 +219,11 @@ func (p *pipeline) write() {
 			for range p.work {
 			}
 			return
+		}
+		b.sealed, b.flush = time.Time{}, nil
+		select {
+		case p.spare <- b:
+		default:
 		}
 	}
 	p.written <- err
