@@ -3,6 +3,7 @@ package datalake
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 )
 
@@ -72,33 +73,46 @@ func (c *Columns) Reset() {
 }
 
 // AppendRows appends rows [from, to) of src, which must have the same
-// layout.
+// layout. Columns that must grow at least double, so that filling a
+// large buffer a batch at a time copies it about once (append alone grows
+// large slices by a quarter, copying them about four times).
 func (c *Columns) AppendRows(src *Columns, from, to int) {
 	for i := range c.Cols {
 		d, s := &c.Cols[i], &src.Cols[i]
 		switch d.Kind {
 		case Int64Column, TimeColumn, LocalTimeColumn:
-			d.Int64 = append(d.Int64, s.Int64[from:to]...)
+			d.Int64 = appendDoubling(d.Int64, s.Int64[from:to])
 		case Int32Column:
-			d.Int32 = append(d.Int32, s.Int32[from:to]...)
+			d.Int32 = appendDoubling(d.Int32, s.Int32[from:to])
 		case BoolColumn:
-			d.Bool = append(d.Bool, s.Bool[from:to]...)
+			d.Bool = appendDoubling(d.Bool, s.Bool[from:to])
 		case StringColumn, BytesColumn:
 			start := uint32(0)
 			if from > 0 {
 				start = s.Ends[from-1]
 			}
 			shift := uint32(len(d.Bytes)) - start
-			d.Bytes = append(d.Bytes, s.Bytes[start:s.Ends[to-1]]...)
-			for _, e := range s.Ends[from:to] {
-				d.Ends = append(d.Ends, e+shift)
+			d.Bytes = appendDoubling(d.Bytes, s.Bytes[start:s.Ends[to-1]])
+			n := len(d.Ends)
+			d.Ends = appendDoubling(d.Ends, s.Ends[from:to])
+			for k := n; k < len(d.Ends); k++ {
+				d.Ends[k] += shift
 			}
 		}
 		if d.Nullable {
-			d.Valid = append(d.Valid, s.Valid[from:to]...)
+			d.Valid = appendDoubling(d.Valid, s.Valid[from:to])
 		}
 	}
 	c.rows += to - from
+}
+
+// appendDoubling appends src to dst, at least doubling dst's capacity
+// when it has to grow.
+func appendDoubling[T any](dst, src []T) []T {
+	if cap(dst)-len(dst) < len(src) {
+		dst = slices.Grow(dst, max(len(src), len(dst)))
+	}
+	return append(dst, src...)
 }
 
 // AppendRow starts a new row: the returned RowWriter takes one value per
