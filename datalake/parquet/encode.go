@@ -9,6 +9,8 @@ import (
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	pq "github.com/apache/arrow-go/v18/parquet"
@@ -38,6 +40,7 @@ type encoder struct {
 	bools []bool
 	bytes []pq.ByteArray
 	defs  []int16
+	dict  dictionary
 }
 
 func newEncoder(s *arrow.Schema, o Options) (*encoder, error) {
@@ -120,6 +123,12 @@ func (e *encoder) column(cw file.ColumnChunkWriter, col *datalake.ColumnValues, 
 		e.bools = gather(e.bools[:0], col.Bool, rows, col.Valid)
 		_, err = w.WriteBatch(e.bools, defs, nil)
 	case *file.ByteArrayColumnChunkWriter:
+		if done, derr := e.dict.write(cw, col, rows, defs); done || derr != nil {
+			if derr != nil {
+				return derr
+			}
+			return cw.Close()
+		}
 		v := e.bytes[:0]
 		for _, r := range rows {
 			if !col.Nullable || col.Valid[r] {
@@ -175,4 +184,128 @@ func sortedOrder(c *datalake.Columns, key, at int) []int32 {
 		return cmp.Or(bytes.Compare(k.Value(int(a)), k.Value(int(b))), cmp.Compare(t[a], t[b]), cmp.Compare(a, b))
 	})
 	return order
+}
+
+// dictionary builds the dictionary of a string column chunk itself and
+// hands arrow-go the dictionary and the indices (as pqarrow does for Arrow
+// dictionary arrays), instead of having its encoder hash every value:
+// arrow-go's byte-array memo table boxes each value in an interface and
+// hashes it, which cost a third of the encoding. Here a value equal to the
+// previous one (runs: the sort key, constant columns) costs a comparison,
+// and the others a Go map lookup. Entries are numbered in order of first
+// appearance, as the memo table numbers them, so the file is the same.
+type dictionary struct {
+	index   map[string]int32
+	data    []byte  // the entries back to back
+	offsets []int32 // len(entries)+1
+	entries []pq.ByteArray
+	idx     []int32 // per row (0 for NULL)
+	valid   []byte  // validity bitmap of idx
+}
+
+// lookup returns the index of v in the dictionary: by comparing v with
+// each entry while there are few (cheaper than hashing it), in the map
+// after that.
+func (d *dictionary) lookup(v []byte) (int32, bool) {
+	const few = 8
+	if n := len(d.offsets) - 1; n <= few {
+		for i := range n {
+			if bytes.Equal(v, d.data[d.offsets[i]:d.offsets[i+1]]) {
+				return int32(i), true
+			}
+		}
+		return 0, false
+	}
+	i, ok := d.index[string(v)]
+	return i, ok
+}
+
+// dictEncoder is what write needs of arrow-go's dictionary encoders.
+type dictEncoder interface {
+	PutDictionary(arrow.Array) error
+	NumEntries() int
+}
+
+// write writes col's rows through its own dictionary if cw is dictionary
+// encoding; it reports false, having written nothing, when cw is not, the
+// column has no value, or the dictionary would exceed the page size limit
+// (then the plain path writes it, and arrow-go falls back as it does).
+func (d *dictionary) write(cw file.ColumnChunkWriter, col *datalake.ColumnValues, rows []int32, defs []int16) (bool, error) {
+	enc, ok := cw.CurrentEncoder().(dictEncoder)
+	if !ok || cw.CurrentEncoder().Encoding() != pq.Encodings.PlainDict || enc.NumEntries() != 0 {
+		return false, nil
+	}
+	if d.index == nil {
+		d.index = map[string]int32{}
+	}
+	clear(d.index)
+	d.data, d.offsets, d.entries, d.idx = d.data[:0], append(d.offsets[:0], 0), d.entries[:0], d.idx[:0]
+	limit := cw.Properties().DictionaryPageSizeLimit()
+	var last []byte
+	lastIdx, nulls := int32(-1), 0
+	for _, r := range rows {
+		if col.Nullable && !col.Valid[r] {
+			d.idx = append(d.idx, 0)
+			nulls++
+			continue
+		}
+		v := col.Value(int(r))
+		if lastIdx < 0 || !bytes.Equal(v, last) {
+			i, seen := d.lookup(v)
+			if !seen {
+				i = int32(len(d.offsets) - 1)
+				d.data = append(d.data, v...)
+				d.offsets = append(d.offsets, int32(len(d.data)))
+				d.index[string(v)] = i
+				if int64(len(d.data)+4*len(d.offsets)) >= limit {
+					return false, nil
+				}
+			}
+			last, lastIdx = v, i
+		}
+		d.idx = append(d.idx, lastIdx)
+	}
+	n := len(d.offsets) - 1
+	if n == 0 {
+		return false, nil
+	}
+	typ := arrow.BinaryTypes.Binary
+	if col.Kind == datalake.StringColumn {
+		typ = arrow.BinaryTypes.String
+	}
+	dict := array.MakeFromData(array.NewData(typ, n, []*memory.Buffer{nil,
+		memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(d.offsets)), memory.NewBufferBytes(d.data)}, nil, 0, 0))
+	defer dict.Release()
+	var validity *memory.Buffer
+	if nulls > 0 {
+		d.valid = slices.Grow(d.valid[:0], int(bitutil.BytesForBits(int64(len(rows)))))[:bitutil.BytesForBits(int64(len(rows)))]
+		clear(d.valid)
+		for k, r := range rows {
+			if col.Valid[r] {
+				bitutil.SetBit(d.valid, k)
+			}
+		}
+		validity = memory.NewBufferBytes(d.valid)
+	}
+	indices := array.NewInt32Data(array.NewData(arrow.PrimitiveTypes.Int32, len(rows), []*memory.Buffer{validity,
+		memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(d.idx))}, nil, nulls, 0))
+	defer indices.Release()
+	if err := enc.PutDictionary(dict); err != nil {
+		return true, err
+	}
+	if enc.NumEntries() != n {
+		return true, fmt.Errorf("dictionary of %d entries has %d", n, enc.NumEntries())
+	}
+	// Statistics as the value-by-value path computes them: the minimum
+	// and maximum of the values (the dictionary's entries, the empty
+	// string included), the counts of values and NULLs.
+	if st, ok := cw.PageStatistics().(*metadata.ByteArrayStatistics); ok && st != nil {
+		d.entries = d.entries[:0]
+		for i := range n {
+			d.entries = append(d.entries, d.data[d.offsets[i]:d.offsets[i+1]])
+		}
+		st.Update(d.entries, int64(nulls))
+		st.IncNumValues(int64(len(rows) - nulls - n))
+	}
+	return true, cw.WriteDictIndices(indices, defs, nil)
 }
