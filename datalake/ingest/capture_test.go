@@ -82,6 +82,54 @@ func TestCaptureStopLosesNothing(t *testing.T) {
 	}
 }
 
+// TestCapturePublishesWhileRunning has the clock jump a minute at every
+// tick, so the capture publishes what it buffered while it runs (the
+// writer's flush request travels through the same queue as the records).
+func TestCapturePublishesWhileRunning(t *testing.T) {
+	r, c, err := pcap.Open(filepath.Join(corpus, "good", "zeek__conn-size.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	lake, dir := openLake(t)
+	src := &replaySource{r: r, closed: make(chan struct{})}
+	var mu sync.Mutex
+	clock := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(time.Minute)
+		return clock
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := ingest.Capture(ctx, src, lake, ingest.Options{Sensor: "replay", Now: now}, ingest.CaptureOptions{Interface: "fake0", Tick: 5 * time.Millisecond})
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		files, _ := filepath.Glob(filepath.Join(dir, "tetration", "flows", "dt=*", "hr=*", "*.parquet"))
+		if len(files) > 0 {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("capture ended before publishing: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing published while the capture ran")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestLiveCaptureOnLoopback captures on lo while the test sends UDP
 // datagrams to itself, to two ports, and finds their flows in the lake:
 // each datagram once (lo delivers an outgoing and an incoming copy; the

@@ -193,10 +193,11 @@ func (p *pipeline) write() {
 		if err != nil {
 			continue
 		}
-		if b.flows.Len() > 0 {
+		// A flush request (Capture's publish) carries no columns.
+		if b.flows != nil && b.flows.Len() > 0 {
 			err = p.fw.WriteColumns(b.flows)
 		}
-		if err == nil && b.packets.Len() > 0 {
+		if err == nil && b.packets != nil && b.packets.Len() > 0 {
 			err = p.pw.WriteColumns(b.packets)
 		}
 		if err == nil && !b.sealed.IsZero() {
@@ -220,10 +221,12 @@ func (p *pipeline) write() {
 			}
 			return
 		}
-		b.sealed, b.flush = time.Time{}, nil
-		select {
-		case p.spare <- b:
-		default:
+		if b.flows != nil {
+			b.sealed = time.Time{}
+			select {
+			case p.spare <- b:
+			default:
+			}
 		}
 	}
 	p.written <- err
