@@ -127,25 +127,30 @@ type RowWriter struct {
 	i int
 }
 
-// next returns the next column, which must be of kind k or alt.
-func (w *RowWriter) next(k, alt ColumnKind) *ColumnValues {
-	if w.i >= len(w.c.Cols) {
-		panic(fmt.Sprintf("datalake: row has more than %d values", len(w.c.Cols)))
-	}
-	col := &w.c.Cols[w.i]
+// next returns the next column. The methods check its kind themselves,
+// so that next is inlined in them.
+func (w *RowWriter) next() *ColumnValues {
+	col := &w.c.Cols[w.i] // a row with too many values panics here
 	w.i++
-	if col.Kind != k && col.Kind != alt {
-		panic(fmt.Sprintf("datalake: column %s (kind %d) given a value of kind %d", col.Name, col.Kind, k))
-	}
 	return col
+}
+
+//go:noinline
+func wrongKind(col *ColumnValues, k ColumnKind) {
+	panic(fmt.Sprintf("datalake: column %s (kind %d) given a value of kind %d", col.Name, col.Kind, k))
 }
 
 func (col *ColumnValues) valid(ok bool) {
 	if col.Nullable {
 		col.Valid = append(col.Valid, ok)
 	} else if !ok {
-		panic("datalake: NULL in column " + col.Name + ", which is not nullable")
+		notNullable(col)
 	}
+}
+
+//go:noinline
+func notNullable(col *ColumnValues) {
+	panic("datalake: NULL in column " + col.Name + ", which is not nullable")
 }
 
 // Int64 appends the value of an int64 column.
@@ -153,7 +158,10 @@ func (w *RowWriter) Int64(v int64) { w.OptInt64(v, true) }
 
 // OptInt64 appends the value of an int64 column, or NULL if !ok.
 func (w *RowWriter) OptInt64(v int64, ok bool) {
-	col := w.next(Int64Column, Int64Column)
+	col := w.next()
+	if col.Kind != Int64Column {
+		wrongKind(col, Int64Column)
+	}
 	if !ok {
 		v = 0
 	}
@@ -166,7 +174,10 @@ func (w *RowWriter) Int32(v int32) { w.OptInt32(v, true) }
 
 // OptInt32 appends the value of an int32 column, or NULL if !ok.
 func (w *RowWriter) OptInt32(v int32, ok bool) {
-	col := w.next(Int32Column, Int32Column)
+	col := w.next()
+	if col.Kind != Int32Column {
+		wrongKind(col, Int32Column)
+	}
 	if !ok {
 		v = 0
 	}
@@ -176,7 +187,10 @@ func (w *RowWriter) OptInt32(v int32, ok bool) {
 
 // Bool appends the value of a bool column.
 func (w *RowWriter) Bool(v bool) {
-	col := w.next(BoolColumn, BoolColumn)
+	col := w.next()
+	if col.Kind != BoolColumn {
+		wrongKind(col, BoolColumn)
+	}
 	col.Bool = append(col.Bool, v)
 	col.valid(true)
 }
@@ -184,14 +198,20 @@ func (w *RowWriter) Bool(v bool) {
 // Time appends the value of a time column (truncated to microseconds, as
 // Time.UnixMicro does).
 func (w *RowWriter) Time(t time.Time) {
-	col := w.next(TimeColumn, LocalTimeColumn)
+	col := w.next()
+	if col.Kind != TimeColumn && col.Kind != LocalTimeColumn {
+		wrongKind(col, TimeColumn)
+	}
 	col.Int64 = append(col.Int64, t.UnixMicro())
 	col.valid(true)
 }
 
 // String appends the value of a string column.
 func (w *RowWriter) String(s string) {
-	col := w.next(StringColumn, StringColumn)
+	col := w.next()
+	if col.Kind != StringColumn {
+		wrongKind(col, StringColumn)
+	}
 	col.Bytes = append(col.Bytes, s...)
 	col.Ends = append(col.Ends, uint32(len(col.Bytes)))
 	col.valid(true)
@@ -199,7 +219,10 @@ func (w *RowWriter) String(s string) {
 
 // StringBytes appends the value of a string column given as bytes.
 func (w *RowWriter) StringBytes(b []byte) {
-	col := w.next(StringColumn, StringColumn)
+	col := w.next()
+	if col.Kind != StringColumn {
+		wrongKind(col, StringColumn)
+	}
 	col.Bytes = append(col.Bytes, b...)
 	col.Ends = append(col.Ends, uint32(len(col.Bytes)))
 	col.valid(true)
@@ -209,7 +232,10 @@ func (w *RowWriter) StringBytes(b []byte) {
 // appendValue appends it to the column's buffer (appendValue must only
 // append), so a value can be formatted in place without a string.
 func (w *RowWriter) AppendString(appendValue func([]byte) []byte, ok bool) {
-	col := w.next(StringColumn, StringColumn)
+	col := w.next()
+	if col.Kind != StringColumn {
+		wrongKind(col, StringColumn)
+	}
 	if ok {
 		col.Bytes = appendValue(col.Bytes)
 	}
@@ -219,7 +245,10 @@ func (w *RowWriter) AppendString(appendValue func([]byte) []byte, ok bool) {
 
 // OptString appends the value of a string column, or NULL if s is nil.
 func (w *RowWriter) OptString(s *string) {
-	col := w.next(StringColumn, StringColumn)
+	col := w.next()
+	if col.Kind != StringColumn {
+		wrongKind(col, StringColumn)
+	}
 	if s != nil {
 		col.Bytes = append(col.Bytes, *s...)
 	}
@@ -229,7 +258,10 @@ func (w *RowWriter) OptString(s *string) {
 
 // Bytes appends the value of a bytes column; nil is NULL.
 func (w *RowWriter) Bytes(b []byte) {
-	col := w.next(BytesColumn, BytesColumn)
+	col := w.next()
+	if col.Kind != BytesColumn {
+		wrongKind(col, BytesColumn)
+	}
 	col.Bytes = append(col.Bytes, b...)
 	col.Ends = append(col.Ends, uint32(len(col.Bytes)))
 	col.valid(b != nil)
