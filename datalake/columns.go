@@ -72,6 +72,28 @@ func (c *Columns) Reset() {
 	c.rows = 0
 }
 
+// Reserve makes room for n more rows without growing (for string and
+// bytes columns, n values of up to bytesPerValue bytes).
+func (c *Columns) Reserve(n, bytesPerValue int) {
+	for i := range c.Cols {
+		col := &c.Cols[i]
+		switch col.Kind {
+		case Int64Column, TimeColumn, LocalTimeColumn:
+			col.Int64 = slices.Grow(col.Int64, n)
+		case Int32Column:
+			col.Int32 = slices.Grow(col.Int32, n)
+		case BoolColumn:
+			col.Bool = slices.Grow(col.Bool, n)
+		case StringColumn, BytesColumn:
+			col.Bytes = slices.Grow(col.Bytes, n*bytesPerValue)
+			col.Ends = slices.Grow(col.Ends, n)
+		}
+		if col.Nullable {
+			col.Valid = slices.Grow(col.Valid, n)
+		}
+	}
+}
+
 // AppendRows appends rows [from, to) of src, which must have the same
 // layout. Columns that must grow at least double, so that filling a
 // large buffer a batch at a time copies it about once (append alone grows
