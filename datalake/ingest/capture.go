@@ -132,7 +132,7 @@ loop:
 		}
 	}
 	err = p.finish()
-	st.Flows, st.PacketRecords = p.flows, p.packets
+	st.Flows, st.PacketRecords = p.flows.Load(), p.packets.Load()
 	st.Published = p.fw.Published()
 	if p.pw != nil {
 		st.Published = append(st.Published, p.pw.Published()...)

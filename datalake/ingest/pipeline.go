@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowlab/flowlab/datalake"
@@ -42,15 +44,18 @@ type batch struct {
 	sealed time.Time
 }
 
-// pipeline is decoder → flow table → Parquet writers. Decoding and the
-// table run in the caller's goroutine; encoding Parquet runs in a second
-// one, so the two cores of a small machine both work.
+// pipeline is reader and decoder → flow table → Parquet writers, in three
+// goroutines for a file (run): the caller's reads and decodes, a second
+// runs the table, a third encodes Parquet, so the two cores of a small
+// machine both work whichever stage is the heaviest at the moment. A live
+// capture (add) decodes in the table's goroutine.
 type pipeline struct {
-	dec   pcap.Decoder
-	fr    flowtable.Frame
-	table *flowtable.Table
-	fw    *parquet.FlowWriter
-	pw    *parquet.PacketWriter
+	dec         pcap.Decoder
+	fr          flowtable.Frame
+	table       *flowtable.Table
+	fw          *parquet.FlowWriter
+	pw          *parquet.PacketWriter
+	payloadHead int // payload bytes packet records keep
 
 	cur     batch
 	work    chan batch
@@ -58,9 +63,9 @@ type pipeline struct {
 	werr    error      // the writer's error, once seen
 	spare   chan batch // batches the writer is done with, for reuse
 
-	flows, packets uint64
-	hour           int64 // the newest frame's hour (Unix hours); hours before it are sealed
-	started        bool  // hour is set
+	flows, packets atomic.Uint64 // records handed to the writers (read by progress reports)
+	hour           int64         // the newest frame's hour (Unix hours); hours before it are sealed
+	started        bool          // hour is set
 }
 
 func newPipeline(pub parquet.Publisher, o Options, iface string) (*pipeline, error) {
@@ -88,6 +93,7 @@ func newPipeline(pub parquet.Publisher, o Options, iface string) (*pipeline, err
 		if to.PayloadHead == 0 {
 			to.PayloadHead = -1
 		}
+		p.payloadHead = max(o.PayloadHead, 0)
 	}
 	p.table = flowtable.New(to)
 	p.cur = p.newBatch()
@@ -103,9 +109,17 @@ func (p *pipeline) newBatch() batch {
 		b.packets.Reset()
 		return b
 	default:
-		return batch{flows: datalake.FlowLayout.New(), packets: datalake.PacketLayout.New()}
+		// Room for a batch's flows from the start: the columns would
+		// otherwise grow by copying, about four times over.
+		b := batch{flows: datalake.FlowLayout.New(), packets: datalake.PacketLayout.New()}
+		b.flows.Reserve(batchSize, flowStringBytes)
+		return b
 	}
 }
+
+// flowStringBytes is the room reserved per value of a flow string column:
+// enough for most (addresses, ids, states); longer ones grow the column.
+const flowStringBytes = 32
 
 // flowColumns is the table's FlowColumns: where its next record goes.
 func (p *pipeline) flowColumns() (*datalake.Columns, error) {
@@ -114,7 +128,7 @@ func (p *pipeline) flowColumns() (*datalake.Columns, error) {
 			return nil, err
 		}
 	}
-	p.flows++
+	p.flows.Add(1)
 	return p.cur.flows, nil
 }
 
@@ -124,7 +138,7 @@ func (p *pipeline) emitPacket(r *datalake.Packet) error {
 		c.PayloadHead = nil // NULL, not an empty value
 	}
 	datalake.PacketLayout.Append(p.cur.packets, c)
-	p.packets++
+	p.packets.Add(1)
 	if p.cur.packets.Len() >= batchSize {
 		return p.handOver()
 	}
@@ -159,10 +173,15 @@ func (p *pipeline) add(f pcap.Frame) error {
 	if !p.dec.Decode(f.LinkType, f.Data, f.WireLen, f.Time, &p.fr) {
 		return nil
 	}
-	if err := p.table.Add(&p.fr); err != nil {
+	return p.addDecoded(&p.fr)
+}
+
+// addDecoded gives a decoded frame to the table; see add.
+func (p *pipeline) addDecoded(fr *flowtable.Frame) error {
+	if err := p.table.Add(fr); err != nil {
 		return err
 	}
-	h := unixHour(f.Time)
+	h := unixHour(fr.Layers[0].Time)
 	if !p.started {
 		p.hour, p.started = h, true
 		return nil
@@ -268,11 +287,92 @@ type frameSource interface {
 	Next() (pcap.Frame, error)
 }
 
+// frameBatchLen is how many decoded frames the reading goroutine hands to
+// the table's at once: a few hundred kilobytes, so they are still in the
+// CPU caches when the table reads them.
+const frameBatchLen = 512
+
+// frameBatch is decoded frames on their way from the reading goroutine to
+// the table's. The frames' payloads point into payload (or are nil when
+// packet records keep no payload), not into the reader's buffer, which
+// the next read overwrites.
+type frameBatch struct {
+	frames  [frameBatchLen]flowtable.Frame
+	n       int
+	payload []byte
+}
+
+// decode decodes f into the batch's next frame; it reports whether the
+// frame had an IP layer (and so was kept).
+func (p *pipeline) decode(b *frameBatch, f pcap.Frame) bool {
+	fr := &b.frames[b.n]
+	if !p.dec.Decode(f.LinkType, f.Data, f.WireLen, f.Time, fr) {
+		return false
+	}
+	for i := range min(fr.N, flowtable.MaxLayers) {
+		l := &fr.Layers[i]
+		if p.payloadHead == 0 {
+			l.Payload = nil
+			continue
+		}
+		h := l.Payload[:min(len(l.Payload), p.payloadHead)]
+		if cap(b.payload)-len(b.payload) < len(h) {
+			// Earlier frames keep the old buffer.
+			b.payload = make([]byte, 0, max(1<<16, 2*cap(b.payload), len(h)))
+		}
+		start := len(b.payload)
+		b.payload = append(b.payload, h...)
+		l.Payload = b.payload[start:len(b.payload):len(b.payload)]
+	}
+	b.n++
+	return true
+}
+
+// tabulate is the table's goroutine of run: it adds the frames of every
+// batch of full and returns the batch to empty, until full is closed or a
+// frame fails.
+func (p *pipeline) tabulate(full <-chan *frameBatch, empty chan<- *frameBatch) error {
+	for b := range full {
+		for i := range b.n {
+			if err := p.addDecoded(&b.frames[i]); err != nil {
+				return err
+			}
+		}
+		b.n, b.payload = 0, b.payload[:0]
+		empty <- b
+	}
+	return nil
+}
+
 // run reads src to its end. It returns the reader's error for a damaged
 // source (after finishing what came before) as damage, and ctx.Err() or a
 // writing error as err (the writers then published nothing more).
 func (p *pipeline) run(ctx context.Context, src frameSource, progress func(final bool)) (damage, err error) {
+	const batches = 4
+	full, empty := make(chan *frameBatch, batches), make(chan *frameBatch, batches)
+	for range batches {
+		empty <- new(frameBatch)
+	}
+	tabled := make(chan error, 1)
+	go func() { tabled <- p.tabulate(full, empty) }()
+	// fail stops the table's goroutine (once it has taken what was handed
+	// over) unless it has stopped already, then the writer's.
+	tableDone := false
+	fail := func(err error) (error, error) {
+		if !tableDone {
+			close(full)
+			<-tabled
+		}
+		p.stop()
+		return nil, err
+	}
+	b := <-empty
 	last := time.Now()
+	// nextHour is the start of the hour after the newest frame's (Unix
+	// ns): a frame at or after it is handed over at once with its batch,
+	// so the table seals the earlier hours and the writer publishes them
+	// without waiting for the batch to fill.
+	nextHour := int64(math.MinInt64)
 	for n := uint64(1); ; n++ {
 		f, rerr := src.Next()
 		if rerr != nil {
@@ -281,20 +381,50 @@ func (p *pipeline) run(ctx context.Context, src frameSource, progress func(final
 			}
 			break
 		}
-		if err := p.add(f); err != nil {
-			p.stop()
-			return nil, err
+		if p.decode(b, f) {
+			newHour := f.Time >= nextHour
+			if newHour {
+				nextHour = (unixHour(f.Time) + 1) * int64(time.Hour)
+			}
+			if b.n == frameBatchLen || newHour {
+				// Hand the batch over and take an empty one, unless the
+				// table stopped at an error.
+				select {
+				case full <- b:
+					select {
+					case b = <-empty:
+					case err = <-tabled:
+					}
+				case err = <-tabled:
+				}
+				if err != nil {
+					tableDone = true
+					return fail(err)
+				}
+			}
 		}
 		if n%16384 == 0 {
 			if err := ctx.Err(); err != nil {
-				p.stop()
-				return nil, err
+				return fail(err)
 			}
 			if now := time.Now(); now.Sub(last) >= 100*time.Millisecond {
 				last = now
 				progress(false)
 			}
 		}
+	}
+	if b.n > 0 {
+		select {
+		case full <- b:
+		case err = <-tabled:
+			tableDone = true
+			return fail(err)
+		}
+	}
+	close(full)
+	if err := <-tabled; err != nil {
+		p.stop()
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		p.stop()
