@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"slices"
@@ -173,16 +174,47 @@ func bool16(b bool) int16 {
 // sortedOrder returns the rows of c ordered by the string column key, then
 // the time column at, then their position (as a stable sort would, with
 // an O(n log n) unstable one: a stable sort's merging cost a third of
-// publishing an hour of 175k flows).
+// publishing an hour of 175k flows). The rows are sorted by copies of
+// their keys, where the string's first 16 bytes are two integers, so most
+// comparisons read neither the strings nor the columns.
 func sortedOrder(c *datalake.Columns, key, at int) []int32 {
-	order := make([]int32, c.Len())
-	for i := range order {
-		order[i] = int32(i)
+	type sortKey struct {
+		hi, lo uint64 // the string's first 16 bytes, big-endian, zero-padded
+		t      int64
+		i      int32
+		n      int32 // the string's length
 	}
 	k, t := &c.Cols[key], c.Cols[at].Int64
-	slices.SortFunc(order, func(a, b int32) int {
-		return cmp.Or(bytes.Compare(k.Value(int(a)), k.Value(int(b))), cmp.Compare(t[a], t[b]), cmp.Compare(a, b))
+	keys := make([]sortKey, c.Len())
+	for i := range keys {
+		var b [16]byte
+		v := k.Value(i)
+		copy(b[:], v)
+		keys[i] = sortKey{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]), t[i], int32(i), int32(len(v))}
+	}
+	slices.SortFunc(keys, func(a, b sortKey) int {
+		if a.hi != b.hi {
+			return cmp.Compare(a.hi, b.hi)
+		}
+		if a.lo != b.lo {
+			return cmp.Compare(a.lo, b.lo)
+		}
+		// The same first 16 bytes, zero padding included: the strings
+		// differ after that if either is longer, else only by trailing
+		// zero bytes, and then the shorter comes first.
+		if a.n > 16 || b.n > 16 {
+			if c := bytes.Compare(k.Value(int(a.i)), k.Value(int(b.i))); c != 0 {
+				return c
+			}
+		} else if a.n != b.n {
+			return cmp.Compare(a.n, b.n)
+		}
+		return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.i, b.i))
 	})
+	order := make([]int32, len(keys))
+	for i, sk := range keys {
+		order[i] = sk.i
+	}
 	return order
 }
 

@@ -2,12 +2,14 @@ package parquet
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -279,5 +281,28 @@ func TestPacketWriter(t *testing.T) {
 	}
 	if got := column(t, tbl, "payload_head"); got[0] != "<null>" || got[1] == "<null>" {
 		t.Errorf("payload_head = %v", got)
+	}
+}
+
+// TestSortedOrder checks the order files are sorted in against a plain
+// comparison of the strings, with strings that share their first 16
+// bytes, differ only by trailing zero bytes, or are longer than 16 bytes.
+func TestSortedOrder(t *testing.T) {
+	srcs := []string{"10.0.0.2", "10.0.0.10", "2001:db8::1", "2001:db8::1:0:0:1", "2001:db8::1:0:0:2", "2001:db8::1:0:0", "a", "a\x00", "a\x00\x00", "", "10.0.0.2", "2001:db8:0:0:0:0:0:1", "10.0.0.1"}
+	c := datalake.FlowLayout.New()
+	for i, s := range srcs {
+		f := sampleFlow(s, time.Unix(int64(100-i%3), 0).UTC())
+		datalake.FlowLayout.Append(c, f)
+	}
+	got := sortedOrder(c, 6, 0)
+	want := make([]int32, len(srcs))
+	for i := range want {
+		want[i] = int32(i)
+	}
+	slices.SortStableFunc(want, func(a, b int32) int {
+		return cmp.Or(strings.Compare(srcs[a], srcs[b]), cmp.Compare(100-a%3, 100-b%3))
+	})
+	if !slices.Equal(got, want) {
+		t.Errorf("order %v, want %v", got, want)
 	}
 }
