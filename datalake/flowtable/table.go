@@ -1,7 +1,6 @@
 package flowtable
 
 import (
-	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
@@ -124,7 +123,7 @@ type Table struct {
 	opts       Options
 	tcpPorts   *portSet
 	udpPorts   *portSet
-	flows      map[flowKey]*flow
+	flows      flowIndex
 	lists      [numLists]flowList
 	timeouts   [numLists]int64
 	frags      map[fragKey]*fragEntry
@@ -195,7 +194,7 @@ func New(opts Options) *Table {
 		opts:     opts,
 		tcpPorts: newPortSet(opts.TCPServerPorts),
 		udpPorts: newPortSet(opts.UDPServerPorts),
-		flows:    make(map[flowKey]*flow),
+		flows:    newFlowIndex(),
 		frags:    make(map[fragKey]*fragEntry),
 	}
 	t.payloadCap = opts.PayloadHead
@@ -219,7 +218,7 @@ func New(opts Options) *Table {
 func (t *Table) Stats() Stats { return t.stats }
 
 // Len returns the number of flows tracked.
-func (t *Table) Len() int { return len(t.flows) }
+func (t *Table) Len() int { return t.flows.len() }
 
 // Add attributes the IP layers of a frame to flows, outermost first; an
 // inner layer's flow gets the outer layer's flow_id as tunnel_parent. It
@@ -285,10 +284,8 @@ func (t *Table) Flush() error {
 	}
 	t.reuseEnded()
 	t.expireFragments(true)
-	all := make([]*flow, 0, len(t.flows))
-	for _, f := range t.flows {
-		all = append(all, f)
-	}
+	all := make([]*flow, 0, t.flows.len())
+	t.flows.all(func(f *flow) { all = append(all, f) })
 	slices.SortFunc(all, func(a, b *flow) int { return cmpU64(a.serial, b.serial) })
 	for _, f := range all {
 		t.stats.EndedForced++
@@ -375,11 +372,11 @@ func (t *Table) expire(now int64) {
 // cutHour emits the slices of every flow that has packets before boundary.
 func (t *Table) cutHour(boundary int64) {
 	var cut []*flow
-	for _, f := range t.flows {
+	t.flows.all(func(f *flow) {
 		if f.sl.pkts() > 0 && f.sl.first < boundary {
 			cut = append(cut, f)
 		}
-	}
+	})
 	slices.SortFunc(cut, func(a, b *flow) int { return cmpU64(a.serial, b.serial) })
 	for _, f := range cut {
 		t.stats.HourCuts++
@@ -413,7 +410,7 @@ func (t *Table) add(p *Packet, parent *flowID) *flow {
 func (t *Table) attribute(p *Packet, parent *flowID) *flow {
 	t.stats.Packets++
 	key, srcIsLo := t.makeKey(p)
-	f := t.flows[key]
+	f := t.flows.get(&key)
 	if f != nil && key.proto == ProtoTCP && p.HasTCP && f.tcp.reuse(p) {
 		t.stats.Reused++
 		t.stats.EndedClosed++
@@ -424,7 +421,7 @@ func (t *Table) attribute(p *Packet, parent *flowID) *flow {
 		f = nil
 	}
 	if f == nil {
-		if len(t.flows) >= t.opts.MaxFlows {
+		if t.flows.len() >= t.opts.MaxFlows {
 			t.evict()
 			if t.err != nil {
 				return nil
@@ -528,7 +525,7 @@ func (t *Table) finish(f *flow, reason int32, end int64) {
 		t.lists[f.list].remove(f)
 		f.list = -1
 	}
-	delete(t.flows, f.key)
+	t.flows.delete(f)
 	if f.sl.pkts() > 0 {
 		t.emit(f, reason, end)
 	}
@@ -582,7 +579,9 @@ func (t *Table) makeKey(p *Packet) (flowKey, bool) {
 	if p.HasICMP && (p.Proto == ProtoICMP || p.Proto == ProtoICMPv6) {
 		sp, dp, _ = icmpPorts(p.Proto, p.ICMPType, p.ICMPCode)
 	}
-	c := bytes.Compare(src[:], dst[:])
+	// Both addresses are of one family, without zones: Compare orders
+	// them as their 16-byte forms compare, with two integer comparisons.
+	c := p.Src.Compare(p.Dst)
 	srcIsLo := c < 0 || (c == 0 && sp <= dp)
 	if srcIsLo {
 		k.lo, k.hi, k.loPort, k.hiPort = src, dst, sp, dp
@@ -652,7 +651,7 @@ func (t *Table) newFlow(key flowKey, srcIsLo bool, p *Packet, parent *flowID) *f
 			f.local[1] = true
 		}
 	}
-	t.flows[key] = f
+	t.flows.put(f)
 	return f
 }
 
