@@ -118,8 +118,9 @@ func (p *pipeline) newBatch() batch {
 }
 
 // flowStringBytes is the room reserved per value of a flow string column:
-// enough for most (addresses, ids, states); longer ones grow the column.
-const flowStringBytes = 32
+// about their average (most are short or NULL); the longer ones (ids,
+// addresses, MACs) grow their columns once or twice.
+const flowStringBytes = 8
 
 // flowColumns is the table's FlowColumns: where its next record goes.
 func (p *pipeline) flowColumns() (*datalake.Columns, error) {
