@@ -252,6 +252,11 @@ func (d *dictionary) lookup(v []byte) (int32, bool) {
 	return i, ok
 }
 
+// minPlainValues is how many values a column chunk needs before write
+// considers its share of distinct values: below it the choice costs
+// nothing worth saving, and small chunks keep their dictionary.
+const minPlainValues = 1024
+
 // dictEncoder is what write needs of arrow-go's dictionary encoders.
 type dictEncoder interface {
 	PutDictionary(arrow.Array) error
@@ -261,11 +266,11 @@ type dictEncoder interface {
 // write writes col's rows through its own dictionary if cw is dictionary
 // encoding; it reports false, having written nothing, when cw is not or
 // the column has no value, and also, having switched cw to plain
-// encoding, when most values are distinct or the dictionary would exceed
-// the page size limit. A dictionary then costs more than it saves: on the
-// benchmark capture the sorted src_address column is nine tenths distinct
-// per file, and writing it plain took a quarter less time for the whole
-// file, which came out smaller.
+// encoding, when most of many values are distinct or the dictionary would
+// exceed the page size limit. A dictionary then costs more than it saves:
+// on the benchmark capture the sorted src_address column is nine tenths
+// distinct per file, and writing it plain took a quarter less time for
+// the whole file, which came out smaller.
 func (d *dictionary) write(cw file.ColumnChunkWriter, col *datalake.ColumnValues, rows []int32, defs []int16) (bool, error) {
 	enc, ok := cw.CurrentEncoder().(dictEncoder)
 	if !ok || cw.CurrentEncoder().Encoding() != pq.Encodings.PlainDict || enc.NumEntries() != 0 {
@@ -306,7 +311,7 @@ func (d *dictionary) write(cw file.ColumnChunkWriter, col *datalake.ColumnValues
 	if n == 0 {
 		return false, nil
 	}
-	if n > (len(rows)-nulls)/2 {
+	if values := len(rows) - nulls; values >= minPlainValues && n > values/2 {
 		cw.FallbackToPlain()
 		return false, nil
 	}
