@@ -14,10 +14,12 @@
 package parquet
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -158,9 +160,10 @@ type hourWriter[T any] struct {
 	pub    Publisher
 	opts   Options
 	layout *datalake.Layout[T]
-	enc    *encoder
-	hourAt int // the time column that decides a record's hour
-	sortBy int // the string column files are sorted by (then by hourAt)
+	schema *arrow.Schema
+	encs   []*encoder // one for publish, more for publishAll
+	hourAt int        // the time column that decides a record's hour
+	sortBy int        // the string column files are sorted by (then by hourAt)
 
 	mu        sync.Mutex
 	buf       map[int64]*datalake.Columns // by Unix hour
@@ -179,7 +182,7 @@ func newHourWriter[T any](pub Publisher, l *datalake.Layout[T], s *arrow.Schema,
 	if err != nil {
 		return nil, err
 	}
-	w := &hourWriter[T]{pub: pub, opts: o, layout: l, enc: enc, buf: map[int64]*datalake.Columns{}, staged: l.New()}
+	w := &hourWriter[T]{pub: pub, opts: o, layout: l, schema: s, encs: []*encoder{enc}, buf: map[int64]*datalake.Columns{}, staged: l.New()}
 	w.hourAt, w.sortBy = s.FieldIndices(hourAt)[0], s.FieldIndices(sortBy)[0]
 	return w, nil
 }
@@ -262,27 +265,100 @@ func (w *hourWriter[T]) newBuffer() *datalake.Columns {
 
 // publish writes the buffer of hour h as one file and empties it.
 func (w *hourWriter[T]) publish(h int64) error {
-	b := w.buf[h]
-	delete(w.buf, h)
+	b := w.take(h)
 	if b == nil {
 		return nil
 	}
-	defer func() {
-		b.Reset()
-		w.spare = append(w.spare, b)
-	}()
-	if b.Len() == 0 {
+	defer w.recycle(b)
+	order := sortedOrder(b, w.sortBy, w.hourAt)
+	return w.publishFile(h, len(order), func(out io.Writer) error {
+		return w.encs[0].encode(out, b, order)
+	})
+}
+
+// publishAll publishes the buffers of several hours, in order. Their
+// files are encoded at the same time, one per CPU, into memory, and then
+// published one by one as publish would: at the end of an ingest the
+// last hours' files take both cores instead of one after the other.
+func (w *hourWriter[T]) publishAll(hours []int64) error {
+	type file struct {
+		h    int64
+		b    *datalake.Columns
+		rows int
+		data bytes.Buffer
+		err  error
+	}
+	var files []*file
+	for _, h := range hours {
+		if b := w.take(h); b != nil {
+			files = append(files, &file{h: h, b: b})
+		}
+	}
+	n := min(len(files), runtime.GOMAXPROCS(0))
+	for len(w.encs) < n {
+		enc, err := newEncoder(w.schema, w.opts)
+		if err != nil {
+			return err
+		}
+		w.encs = append(w.encs, enc)
+	}
+	next := make(chan *file)
+	var wg sync.WaitGroup
+	for _, enc := range w.encs[:n] {
+		wg.Go(func() {
+			for f := range next {
+				order := sortedOrder(f.b, w.sortBy, w.hourAt)
+				f.rows, f.err = len(order), enc.encode(&f.data, f.b, order)
+			}
+		})
+	}
+	for _, f := range files {
+		next <- f
+	}
+	close(next)
+	wg.Wait()
+	var errs []error
+	for _, f := range files {
+		if f.err != nil {
+			f.err = fmt.Errorf("publish %d records of hour %s: %w", f.rows, datalake.Stamp(time.Unix(f.h*3600, 0).UTC()), f.err)
+		} else {
+			f.err = w.publishFile(f.h, f.rows, func(out io.Writer) error {
+				_, err := out.Write(f.data.Bytes())
+				return err
+			})
+		}
+		errs = append(errs, f.err)
+		w.recycle(f.b)
+	}
+	return errors.Join(errs...)
+}
+
+// take removes the buffer of hour h from the hours being written; it
+// returns nil if there is none or it is empty.
+func (w *hourWriter[T]) take(h int64) *datalake.Columns {
+	b := w.buf[h]
+	delete(w.buf, h)
+	if b != nil && b.Len() == 0 {
+		w.recycle(b)
 		return nil
 	}
+	return b
+}
+
+// recycle keeps an emptied buffer for another hour.
+func (w *hourWriter[T]) recycle(b *datalake.Columns) {
+	b.Reset()
+	w.spare = append(w.spare, b)
+}
+
+// publishFile publishes one file of hour h, which write writes.
+func (w *hourWriter[T]) publishFile(h int64, rows int, write func(io.Writer) error) error {
 	hour := time.Unix(h*3600, 0).UTC()
-	order := sortedOrder(b, w.sortBy, w.hourAt)
-	p, err := w.pub.Publish(w.opts.Dataset, hour, "PARQUET", func(out io.Writer) error {
-		return w.enc.encode(out, b, order)
-	})
+	p, err := w.pub.Publish(w.opts.Dataset, hour, "PARQUET", write)
 	if err != nil {
-		return fmt.Errorf("publish %d records of hour %s: %w", len(order), datalake.Stamp(hour), err)
+		return fmt.Errorf("publish %d records of hour %s: %w", rows, datalake.Stamp(hour), err)
 	}
-	w.opts.Logger.Debug("published", "file", p, "rows", len(order))
+	w.opts.Logger.Debug("published", "file", p, "rows", rows)
 	w.published = append(w.published, p)
 	return nil
 }
@@ -301,6 +377,9 @@ func (w *hourWriter[T]) flushBefore(t time.Time) error {
 		}
 	}
 	slices.Sort(hours)
+	if len(hours) > 1 {
+		return w.publishAll(hours)
+	}
 	var errs []error
 	for _, h := range hours {
 		errs = append(errs, w.publish(h))
