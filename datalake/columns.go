@@ -366,48 +366,49 @@ func (l *Layout[T]) Record(c *Columns, i int) T {
 	return r
 }
 
+// scalar is a column of a field of type V whose values are in the
+// column's slice vals returns.
+func scalar[T, V any](kind ColumnKind, at func(*T) *V, put func(*RowWriter, V), vals func(*ColumnValues) []V) field[T] {
+	return field[T]{kind: kind, at: func(r *T) any { return at(r) },
+		put: func(w *RowWriter, r *T) { put(w, *at(r)) },
+		get: func(c *ColumnValues, i int, r *T) { *at(r) = vals(c)[i] }}
+}
+
+// optional is a nullable column of a field of type *V.
+func optional[T, V any](kind ColumnKind, at func(*T) **V, put func(*RowWriter, V, bool), vals func(*ColumnValues) []V) field[T] {
+	return field[T]{kind: kind, nullable: true, at: func(r *T) any { return at(r) },
+		put: func(w *RowWriter, r *T) {
+			v := *at(r)
+			put(w, deref(v), v != nil)
+		},
+		get: func(c *ColumnValues, i int, r *T) {
+			if c.Valid[i] {
+				*at(r) = ref(vals(c)[i])
+			}
+		}}
+}
+
+func int64s(c *ColumnValues) []int64 { return c.Int64 }
+func int32s(c *ColumnValues) []int32 { return c.Int32 }
+
 func i64[T any](at func(*T) *int64) field[T] {
-	return field[T]{kind: Int64Column, at: func(r *T) any { return at(r) },
-		put: func(w *RowWriter, r *T) { w.Int64(*at(r)) },
-		get: func(c *ColumnValues, i int, r *T) { *at(r) = c.Int64[i] }}
+	return scalar(Int64Column, at, (*RowWriter).Int64, int64s)
 }
 
 func optI64[T any](at func(*T) **int64) field[T] {
-	return field[T]{kind: Int64Column, nullable: true, at: func(r *T) any { return at(r) },
-		put: func(w *RowWriter, r *T) {
-			v := *at(r)
-			w.OptInt64(deref(v), v != nil)
-		},
-		get: func(c *ColumnValues, i int, r *T) {
-			if c.Valid[i] {
-				*at(r) = ref(c.Int64[i])
-			}
-		}}
+	return optional(Int64Column, at, (*RowWriter).OptInt64, int64s)
 }
 
 func i32[T any](at func(*T) *int32) field[T] {
-	return field[T]{kind: Int32Column, at: func(r *T) any { return at(r) },
-		put: func(w *RowWriter, r *T) { w.Int32(*at(r)) },
-		get: func(c *ColumnValues, i int, r *T) { *at(r) = c.Int32[i] }}
+	return scalar(Int32Column, at, (*RowWriter).Int32, int32s)
 }
 
 func optI32[T any](at func(*T) **int32) field[T] {
-	return field[T]{kind: Int32Column, nullable: true, at: func(r *T) any { return at(r) },
-		put: func(w *RowWriter, r *T) {
-			v := *at(r)
-			w.OptInt32(deref(v), v != nil)
-		},
-		get: func(c *ColumnValues, i int, r *T) {
-			if c.Valid[i] {
-				*at(r) = ref(c.Int32[i])
-			}
-		}}
+	return optional(Int32Column, at, (*RowWriter).OptInt32, int32s)
 }
 
 func boolean[T any](at func(*T) *bool) field[T] {
-	return field[T]{kind: BoolColumn, at: func(r *T) any { return at(r) },
-		put: func(w *RowWriter, r *T) { w.Bool(*at(r)) },
-		get: func(c *ColumnValues, i int, r *T) { *at(r) = c.Bool[i] }}
+	return scalar(BoolColumn, at, (*RowWriter).Bool, func(c *ColumnValues) []bool { return c.Bool })
 }
 
 func timestamp[T any](kind ColumnKind, at func(*T) *time.Time) field[T] {

@@ -197,14 +197,9 @@ func (f *flow) appendRecord(c *datalake.Columns, o *Options, reason int32, end i
 	r.String(ProtoName(f.key.proto))
 	r.Int32(int32(f.key.proto))
 
-	r.Int64(fw.pkts)
-	r.Int64(rv.pkts)
-	r.Int64(fw.bytes)
-	r.Int64(rv.bytes)
-	r.Int64(fw.payload)
-	r.Int64(rv.payload)
-	r.Int64(fw.pkts + rv.pkts)
-	r.Int64(fw.bytes + rv.bytes)
+	for _, v := range [...]int64{fw.pkts, rv.pkts, fw.bytes, rv.bytes, fw.payload, rv.payload, fw.pkts + rv.pkts, fw.bytes + rv.bytes} {
+		r.Int64(v)
+	}
 	// flagCount is indexed by flag bit: FIN SYN RST PSH ACK URG ECE CWR;
 	// the columns go SYN ACK FIN RST PSH URG ECE CWR.
 	for _, d := range []*dirStats{fw, rv} {
@@ -237,10 +232,9 @@ func (f *flow) appendRecord(c *datalake.Columns, o *Options, reason int32, end i
 	r.Int32(int32(s.minTTL))
 	r.Int32(int32(s.maxTTL))
 
-	r.Int32(fw.lenMin)
-	r.Int32(fw.lenMax)
-	r.Int32(rv.lenMin)
-	r.Int32(rv.lenMax)
+	for _, v := range [...]int32{fw.lenMin, fw.lenMax, rv.lenMin, rv.lenMax} {
+		r.Int32(v)
+	}
 	r.Int64(fw.sumsq)
 	r.Int64(rv.sumsq)
 
