@@ -48,14 +48,20 @@ func openLake(t *testing.T) (*datalake.Lake, string) {
 	return l, dir
 }
 
-func TestCaptureStopLosesNothing(t *testing.T) {
-	r, c, err := pcap.Open(filepath.Join(corpus, "tcpstate", "curated-pcaps__tcp_control_two_way_all_flags.pcap"))
+// replay returns a replaySource of a corpus capture (closed when the test
+// ends) and its reader.
+func replay(t *testing.T, capture string) (*replaySource, *pcap.Reader) {
+	r, c, err := pcap.Open(filepath.Join(corpus, capture))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return &replaySource{r: r, closed: make(chan struct{})}, r
+}
+
+func TestCaptureStopLosesNothing(t *testing.T) {
+	src, r := replay(t, "tcpstate/curated-pcaps__tcp_control_two_way_all_flags.pcap")
 	lake, dir := openLake(t)
-	src := &replaySource{r: r, closed: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	var st ingest.CaptureStats
@@ -86,13 +92,8 @@ func TestCaptureStopLosesNothing(t *testing.T) {
 // tick, so the capture publishes what it buffered while it runs (the
 // writer's flush request travels through the same queue as the records).
 func TestCapturePublishesWhileRunning(t *testing.T) {
-	r, c, err := pcap.Open(filepath.Join(corpus, "good", "zeek__conn-size.pcap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	src, _ := replay(t, "good/zeek__conn-size.pcap")
 	lake, dir := openLake(t)
-	src := &replaySource{r: r, closed: make(chan struct{})}
 	var mu sync.Mutex
 	clock := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	now := func() time.Time {

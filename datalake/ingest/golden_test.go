@@ -14,9 +14,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/flowlab/flowlab/datalake/flowtable"
 	"github.com/flowlab/flowlab/datalake/ingest"
@@ -108,20 +105,7 @@ func lakeFiles(t *testing.T, lake, dataset string) []lakeFile {
 
 func readRows(t *testing.T, path string) []string {
 	t.Helper()
-	rdr, err := file.OpenParquetFile(path, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdr.Close()
-	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := fr.ReadTable(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tbl.Release()
+	tbl := readTable(t, path)
 	tr := array.NewTableReader(tbl, 1<<16)
 	defer tr.Release()
 	var rows []string
