@@ -25,10 +25,12 @@ import (
 // CommunityID is safe for concurrent use.
 func CommunityID(seed uint16, src, dst netip.Addr, proto uint8, srcPort, dstPort uint16) string {
 	var buf [2 + 16 + 16 + 2 + 4]byte
-	return communityID(buf[:0], seed, src, dst, proto, srcPort, dstPort)
+	return string(appendCommunityID(buf[:0], seed, src, dst, proto, srcPort, dstPort))
 }
 
-func communityID(buf []byte, seed uint16, src, dst netip.Addr, proto uint8, srcPort, dstPort uint16) string {
+// appendCommunityID appends the Community ID to buf, which it also uses
+// for the hash input.
+func appendCommunityID(buf []byte, seed uint16, src, dst netip.Addr, proto uint8, srcPort, dstPort uint16) []byte {
 	oneWay := false
 	if proto == ProtoICMP || proto == ProtoICMPv6 {
 		srcPort, dstPort, oneWay = icmpPorts(proto, uint8(srcPort), uint8(dstPort))
@@ -38,14 +40,16 @@ func communityID(buf []byte, seed uint16, src, dst netip.Addr, proto uint8, srcP
 		s, d = d, s
 		srcPort, dstPort = dstPort, srcPort
 	}
+	in := len(buf)
 	buf = binary.BigEndian.AppendUint16(buf, seed)
 	buf = appendAddr(buf, s)
 	buf = appendAddr(buf, d)
 	buf = append(buf, proto, 0)
 	buf = binary.BigEndian.AppendUint16(buf, srcPort)
 	buf = binary.BigEndian.AppendUint16(buf, dstPort)
-	sum := sha1.Sum(buf)
-	return "1:" + base64.StdEncoding.EncodeToString(sum[:])
+	sum := sha1.Sum(buf[in:])
+	buf = append(buf[:in], "1:"...)
+	return base64.StdEncoding.AppendEncode(buf, sum[:])
 }
 
 func appendAddr(buf []byte, a netip.Addr) []byte {

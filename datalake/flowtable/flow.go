@@ -1,7 +1,6 @@
 package flowtable
 
 import (
-	"net"
 	"net/netip"
 	"strconv"
 	"time"
@@ -42,9 +41,12 @@ type flow struct {
 	touch      int64
 	prev, next *flow
 
-	id, cid, parent string
-	start           int64
-	ipVersion       uint8
+	id        flowID
+	cid       communityIDText
+	parent    flowID // tunnel_parent, if hasParent
+	hasParent bool
+	start     int64
+	ipVersion uint8
 
 	icmpType, icmpCode  int32
 	hasICMP             bool
@@ -52,11 +54,15 @@ type flow struct {
 	vlanID, innerVLANID int32
 	hasMAC              bool
 	mac                 [2][6]byte // originator, responder
-	addr                [2]string  // originator, responder
 	origAddr, respAddr  netip.Addr
-	local               [2]bool
-	initWin             [2]int32
-	hasWin              [2]bool
+	// For packet records only (Options.EmitPacket): the addresses
+	// (originator, responder) and ids as strings, made once per flow.
+	addr    [2]string
+	idText  string
+	cidText string
+	local   [2]bool
+	initWin [2]int32
+	hasWin  [2]bool
 
 	history   []byte
 	histSeen  uint32
@@ -162,93 +168,103 @@ func (f *flow) handshakeStep(p *Packet, isOrig bool) {
 	}
 }
 
-// record builds the datalake record of the current slice.
-func (f *flow) record(o *Options, reason int32, end int64) *datalake.Flow {
+// appendRecord appends the record of the current slice to c (columns of
+// datalake.FlowLayout), field by field in the order of datalake.Flow.
+func (f *flow) appendRecord(c *datalake.Columns, o *Options, reason int32, end int64) {
 	s := &f.sl
 	fw, rv := &s.d[0], &s.d[1]
-	r := &datalake.Flow{
-		StartTimestamp: time.Unix(0, s.first).UTC(),
-		EndTimestamp:   time.Unix(0, s.last).UTC(),
-		Timestamp:      time.Unix(0, end).UTC(),
-		DurationUS:     (s.last - s.first) / 1000,
-		FlowID:         f.id,
-		CommunityID:    f.cid,
-		SrcAddress:     f.addr[0],
-		DstAddress:     f.addr[1],
-		IPVersion:      int32(f.ipVersion),
-		Proto:          ProtoName(f.key.proto),
-		IPProto:        int32(f.key.proto),
-
-		FwdPkts:         fw.pkts,
-		RevPkts:         rv.pkts,
-		FwdBytes:        fw.bytes,
-		RevBytes:        rv.bytes,
-		FwdPayloadBytes: fw.payload,
-		RevPayloadBytes: rv.payload,
-		Pkts:            fw.pkts + rv.pkts,
-		Bytes:           fw.bytes + rv.bytes,
-
-		FwdFinCount: fw.flagCount[0], FwdSynCount: fw.flagCount[1], FwdRstCount: fw.flagCount[2], FwdPshCount: fw.flagCount[3],
-		FwdAckCount: fw.flagCount[4], FwdUrgCount: fw.flagCount[5], FwdEceCount: fw.flagCount[6], FwdCwrCount: fw.flagCount[7],
-		RevFinCount: rv.flagCount[0], RevSynCount: rv.flagCount[1], RevRstCount: rv.flagCount[2], RevPshCount: rv.flagCount[3],
-		RevAckCount: rv.flagCount[4], RevUrgCount: rv.flagCount[5], RevEceCount: rv.flagCount[6], RevCwrCount: rv.flagCount[7],
-		FwdTCPFlags: int32(fw.flagsOr),
-		RevTCPFlags: int32(rv.flagsOr),
-
-		FwdSynfinCount: fw.synfin, FwdSynrstCount: fw.synrst, FwdNullCount: fw.null, FwdXmasCount: fw.xmas, FwdFinnoackCount: fw.finnoack,
-		RevSynfinCount: rv.synfin, RevSynrstCount: rv.synrst, RevNullCount: rv.null, RevXmasCount: rv.xmas, RevFinnoackCount: rv.finnoack,
-
-		ConnState:        f.connState(),
-		History:          string(f.history),
-		DirectionFlipped: f.flipped,
-		FlowEndReason:    reason,
-
-		TCPRetransFwd: fw.retrans,
-		TCPRetransRev: rv.retrans,
-		FwdInitWin:    f.initWin[0],
-		RevInitWin:    f.initWin[1],
-		MinTTL:        int32(s.minTTL),
-		MaxTTL:        int32(s.maxTTL),
-
-		FwdPktLenMin: fw.lenMin, FwdPktLenMax: fw.lenMax, FwdPktLenSumsq: fw.sumsq,
-		RevPktLenMin: rv.lenMin, RevPktLenMax: rv.lenMax, RevPktLenSumsq: rv.sumsq,
-
-		Sensor:        o.Sensor,
-		Interface:     o.Interface,
-		SrcIsInternal: f.local[0],
-		DstIsInternal: f.local[1],
-	}
+	srcPort, dstPort := int32(f.key.hiPort), int32(f.key.loPort)
 	if f.origIsLo {
-		r.SrcPort, r.DstPort = int32(f.key.loPort), int32(f.key.hiPort)
-	} else {
-		r.SrcPort, r.DstPort = int32(f.key.hiPort), int32(f.key.loPort)
+		srcPort, dstPort = int32(f.key.loPort), int32(f.key.hiPort)
 	}
 	if f.hasICMP || f.key.proto == ProtoICMP || f.key.proto == ProtoICMPv6 {
-		r.SrcPort, r.DstPort = 0, 0
-		if f.hasICMP {
-			r.ICMPType, r.ICMPCode = ptr(f.icmpType), ptr(f.icmpCode)
+		srcPort, dstPort = 0, 0
+	}
+	r := c.AppendRow()
+	r.Time(time.Unix(0, s.first))
+	r.Time(time.Unix(0, s.last))
+	r.Time(time.Unix(0, end))
+	r.Int64((s.last - s.first) / 1000)
+	r.StringBytes(f.id[:])
+	r.StringBytes(f.cid[:])
+	r.AppendString(f.origAddr.AppendTo, true)
+	r.AppendString(f.respAddr.AppendTo, true)
+	r.Int32(int32(f.ipVersion))
+	r.Int32(srcPort)
+	r.Int32(dstPort)
+	r.OptInt32(f.icmpType, f.hasICMP)
+	r.OptInt32(f.icmpCode, f.hasICMP)
+	r.String(ProtoName(f.key.proto))
+	r.Int32(int32(f.key.proto))
+
+	for _, v := range [...]int64{fw.pkts, rv.pkts, fw.bytes, rv.bytes, fw.payload, rv.payload, fw.pkts + rv.pkts, fw.bytes + rv.bytes} {
+		r.Int64(v)
+	}
+	// flagCount is indexed by flag bit: FIN SYN RST PSH ACK URG ECE CWR;
+	// the columns go SYN ACK FIN RST PSH URG ECE CWR.
+	for _, d := range []*dirStats{fw, rv} {
+		for _, b := range [8]int{1, 4, 0, 2, 3, 5, 6, 7} {
+			r.Int32(d.flagCount[b])
 		}
 	}
-	if f.tcp.handshake >= 0 {
-		r.HandshakeUS = ptr(f.tcp.handshake / 1000)
+	r.Int32(int32(fw.flagsOr))
+	r.Int32(int32(rv.flagsOr))
+	for _, d := range []*dirStats{fw, rv} {
+		r.Int32(d.synfin)
+		r.Int32(d.synrst)
+		r.Int32(d.null)
+		r.Int32(d.xmas)
+		r.Int32(d.finnoack)
 	}
-	if f.vlans > 0 {
-		r.VLANID = ptr(f.vlanID)
-		if f.vlans > 1 {
-			r.InnerVLANID = ptr(f.innerVLANID)
-		}
+
+	r.String(f.connState())
+	r.StringBytes(f.history)
+	r.Bool(f.flipped)
+	r.Int32(reason)
+
+	r.Int64(fw.retrans)
+	r.Int64(rv.retrans)
+	r.Int64(0)           // missed_bytes: no reassembly
+	r.OptInt64(0, false) // srtt_us: not measured
+	r.OptInt64(f.tcp.handshake/1000, f.tcp.handshake >= 0)
+	r.Int32(f.initWin[0])
+	r.Int32(f.initWin[1])
+	r.Int32(int32(s.minTTL))
+	r.Int32(int32(s.maxTTL))
+
+	for _, v := range [...]int32{fw.lenMin, fw.lenMax, rv.lenMin, rv.lenMax} {
+		r.Int32(v)
 	}
-	if f.hasMAC {
-		r.SrcMAC = ptr(net.HardwareAddr(f.mac[0][:]).String())
-		r.DstMAC = ptr(net.HardwareAddr(f.mac[1][:]).String())
-	}
-	if f.parent != "" {
-		r.TunnelParent = ptr(f.parent)
-	}
-	return r
+	r.Int64(fw.sumsq)
+	r.Int64(rv.sumsq)
+
+	r.OptInt32(f.vlanID, f.vlans > 0)
+	r.OptInt32(f.innerVLANID, f.vlans > 1)
+	r.AppendString(func(b []byte) []byte { return appendMAC(b, &f.mac[0]) }, f.hasMAC)
+	r.AppendString(func(b []byte) []byte { return appendMAC(b, &f.mac[1]) }, f.hasMAC)
+	r.AppendString(func(b []byte) []byte { return append(b, f.parent[:]...) }, f.hasParent)
+
+	r.String(o.Sensor)
+	r.String(o.Interface)
+	r.Bool(f.local[0])
+	r.Bool(f.local[1])
+	r.AppendString(nil, false) // src_hostname, dst_hostname, service: no enrichment yet
+	r.AppendString(nil, false)
+	r.AppendString(nil, false)
+	r.Done()
 }
 
-func ptr[T any](v T) *T { return &v }
+// appendMAC appends a MAC address as net.HardwareAddr.String writes it.
+func appendMAC(b []byte, mac *[6]byte) []byte {
+	const hex = "0123456789abcdef"
+	for i, x := range mac {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, hex[x>>4], hex[x&15])
+	}
+	return b
+}
 
 // ProtoName is the proto column of an IP protocol number: the IANA keyword
 // for common protocols (TCP, UDP, ICMP, IPv6-ICMP, GRE, ...), the number in

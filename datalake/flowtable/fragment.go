@@ -35,7 +35,7 @@ type fragEntry struct {
 	total      uint64
 	touch      int64
 	parked     []Packet
-	parents    []*flow
+	parents    []*flowID // the tunnel parent of each parked fragment (a copy: that flow may end meanwhile)
 	prev, next *fragEntry
 }
 
@@ -66,7 +66,7 @@ func (l *fragList) remove(e *fragEntry) {
 }
 
 // addFragment attributes a fragment using the datagram's first fragment.
-func (t *Table) addFragment(p *Packet, parent *flow) *flow {
+func (t *Table) addFragment(p *Packet, parent *flowID) *flow {
 	t.stats.Fragments++
 	k := fragKey{src: p.Src.As16(), dst: p.Dst.As16(), id: p.FragID, proto: p.Proto, depth: p.Depth}
 	e := t.frags[k]
@@ -116,6 +116,10 @@ func (t *Table) addFragment(p *Packet, parent *flow) *flow {
 		q := *p
 		q.Payload = nil
 		e.parked = append(e.parked, q)
+		if parent != nil {
+			id := *parent
+			parent = &id
+		}
 		e.parents = append(e.parents, parent)
 	} else {
 		t.stats.FragmentsOrphan++

@@ -1,7 +1,6 @@
 package flowtable
 
 import (
-	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
@@ -78,6 +77,13 @@ type Options struct {
 	// record is newly allocated; the callee may keep it. An error stops
 	// the table: Add, Advance and Flush return it.
 	EmitFlow func(*datalake.Flow) error
+	// FlowColumns, when set, is used instead of EmitFlow: before each
+	// finished record the table calls it and appends the record as a row
+	// to the columns it returns (of datalake.FlowLayout), which allocates
+	// nothing per record: the way ingest collects them. The values are
+	// EmitFlow's, with times truncated to microseconds. An error stops the
+	// table as EmitFlow's does.
+	FlowColumns func() (*datalake.Columns, error)
 	// EmitPacket, when set, receives one record per IP layer added, with
 	// its flow_id and community_id. The record is reused by the next call:
 	// the callee must copy what it keeps (PayloadHead included).
@@ -117,7 +123,7 @@ type Table struct {
 	opts       Options
 	tcpPorts   *portSet
 	udpPorts   *portSet
-	flows      map[flowKey]*flow
+	flows      flowIndex
 	lists      [numLists]flowList
 	timeouts   [numLists]int64
 	frags      map[fragKey]*fragEntry
@@ -132,6 +138,13 @@ type Table struct {
 	pkt        datalake.Packet
 	idBuf      []byte
 	cidBuf     []byte
+	record     *datalake.Columns // EmitFlow's record, before it becomes a datalake.Flow
+
+	// Flows are allocated in chunks and reused: a finished flow goes to
+	// ended, and from there to free when the next call that adds packets
+	// starts, so no flow is reused while a pointer to it is in use.
+	chunk       []flow
+	ended, free []*flow
 }
 
 // list indexes
@@ -181,7 +194,7 @@ func New(opts Options) *Table {
 		opts:     opts,
 		tcpPorts: newPortSet(opts.TCPServerPorts),
 		udpPorts: newPortSet(opts.UDPServerPorts),
-		flows:    make(map[flowKey]*flow),
+		flows:    newFlowIndex(),
 		frags:    make(map[fragKey]*fragEntry),
 	}
 	t.payloadCap = opts.PayloadHead
@@ -205,7 +218,7 @@ func New(opts Options) *Table {
 func (t *Table) Stats() Stats { return t.stats }
 
 // Len returns the number of flows tracked.
-func (t *Table) Len() int { return len(t.flows) }
+func (t *Table) Len() int { return t.flows.len() }
 
 // Add attributes the IP layers of a frame to flows, outermost first; an
 // inner layer's flow gets the outer layer's flow_id as tunnel_parent. It
@@ -220,14 +233,19 @@ func (t *Table) Add(fr *Frame) error {
 	if fr.N <= 0 {
 		return nil
 	}
+	t.reuseEnded()
 	t.stats.Frames++
-	var parent *flow
+	var parent *flowID
 	n := min(fr.N, MaxLayers)
 	for i := 0; i < n; i++ {
 		p := &fr.Layers[i]
-		parent = t.add(p, parent)
+		f := t.add(p, parent)
 		if t.err != nil {
 			return t.err
+		}
+		parent = nil
+		if f != nil {
+			parent = &f.id
 		}
 	}
 	return nil
@@ -238,6 +256,7 @@ func (t *Table) AddPacket(p *Packet) error {
 	if t.err != nil {
 		return t.err
 	}
+	t.reuseEnded()
 	t.stats.Frames++
 	t.add(p, nil)
 	return t.err
@@ -251,6 +270,7 @@ func (t *Table) Advance(now time.Time) error {
 	if t.err != nil {
 		return t.err
 	}
+	t.reuseEnded()
 	t.advance(now.UnixNano())
 	return t.err
 }
@@ -262,11 +282,10 @@ func (t *Table) Flush() error {
 	if t.err != nil {
 		return t.err
 	}
+	t.reuseEnded()
 	t.expireFragments(true)
-	all := make([]*flow, 0, len(t.flows))
-	for _, f := range t.flows {
-		all = append(all, f)
-	}
+	all := make([]*flow, 0, t.flows.len())
+	t.flows.all(func(f *flow) { all = append(all, f) })
 	slices.SortFunc(all, func(a, b *flow) int { return cmpU64(a.serial, b.serial) })
 	for _, f := range all {
 		t.stats.EndedForced++
@@ -353,11 +372,11 @@ func (t *Table) expire(now int64) {
 // cutHour emits the slices of every flow that has packets before boundary.
 func (t *Table) cutHour(boundary int64) {
 	var cut []*flow
-	for _, f := range t.flows {
+	t.flows.all(func(f *flow) {
 		if f.sl.pkts() > 0 && f.sl.first < boundary {
 			cut = append(cut, f)
 		}
-	}
+	})
 	slices.SortFunc(cut, func(a, b *flow) int { return cmpU64(a.serial, b.serial) })
 	for _, f := range cut {
 		t.stats.HourCuts++
@@ -370,8 +389,9 @@ func (t *Table) cutHour(boundary int64) {
 }
 
 // add attributes one layer and returns its flow (nil when the packet was
-// held back as an early fragment).
-func (t *Table) add(p *Packet, parent *flow) *flow {
+// held back as an early fragment). parent is the id of the enclosing
+// layer's flow, if any.
+func (t *Table) add(p *Packet, parent *flowID) *flow {
 	if p.Time > t.clock || !t.started {
 		t.advance(p.Time)
 		if t.err != nil {
@@ -387,10 +407,10 @@ func (t *Table) add(p *Packet, parent *flow) *flow {
 }
 
 // attribute finds or creates the flow of a packet and updates it.
-func (t *Table) attribute(p *Packet, parent *flow) *flow {
+func (t *Table) attribute(p *Packet, parent *flowID) *flow {
 	t.stats.Packets++
 	key, srcIsLo := t.makeKey(p)
-	f := t.flows[key]
+	f := t.flows.get(&key)
 	if f != nil && key.proto == ProtoTCP && p.HasTCP && f.tcp.reuse(p) {
 		t.stats.Reused++
 		t.stats.EndedClosed++
@@ -401,7 +421,7 @@ func (t *Table) attribute(p *Packet, parent *flow) *flow {
 		f = nil
 	}
 	if f == nil {
-		if len(t.flows) >= t.opts.MaxFlows {
+		if t.flows.len() >= t.opts.MaxFlows {
 			t.evict()
 			if t.err != nil {
 				return nil
@@ -495,7 +515,7 @@ func (t *Table) evict() {
 		return
 	}
 	t.stats.Evicted++
-	t.opts.Logger.Debug("flow table full, evicting", "flow_id", victim.id, "max_flows", t.opts.MaxFlows)
+	t.opts.Logger.Debug("flow table full, evicting", "flow_id", victim.id.String(), "max_flows", t.opts.MaxFlows)
 	t.finish(victim, EndResources, victim.sl.last)
 }
 
@@ -505,10 +525,39 @@ func (t *Table) finish(f *flow, reason int32, end int64) {
 		t.lists[f.list].remove(f)
 		f.list = -1
 	}
-	delete(t.flows, f.key)
+	t.flows.delete(f)
 	if f.sl.pkts() > 0 {
 		t.emit(f, reason, end)
 	}
+	t.ended = append(t.ended, f)
+}
+
+// flowChunk is how many flows are allocated at once.
+const flowChunk = 1024
+
+// newFlowValue returns a zeroed flow, a reused one if any.
+func (t *Table) newFlowValue() *flow {
+	if n := len(t.free); n > 0 {
+		f := t.free[n-1]
+		t.free = t.free[:n-1]
+		h := f.history[:0]
+		*f = flow{history: h}
+		return f
+	}
+	if len(t.chunk) == 0 {
+		t.chunk = make([]flow, flowChunk)
+	}
+	f := &t.chunk[0]
+	t.chunk = t.chunk[1:]
+	return f
+}
+
+// reuseEnded makes the flows that ended so far available for reuse; it is
+// called when no pointer to a flow is held outside the table's map.
+func (t *Table) reuseEnded() {
+	t.free = append(t.free, t.ended...)
+	clear(t.ended)
+	t.ended = t.ended[:0]
 }
 
 // makeKey builds the canonical key of a packet: the lower (address, port)
@@ -530,7 +579,9 @@ func (t *Table) makeKey(p *Packet) (flowKey, bool) {
 	if p.HasICMP && (p.Proto == ProtoICMP || p.Proto == ProtoICMPv6) {
 		sp, dp, _ = icmpPorts(p.Proto, p.ICMPType, p.ICMPCode)
 	}
-	c := bytes.Compare(src[:], dst[:])
+	// Both addresses are of one family, without zones: Compare orders
+	// them as their 16-byte forms compare, with two integer comparisons.
+	c := p.Src.Compare(p.Dst)
 	srcIsLo := c < 0 || (c == 0 && sp <= dp)
 	if srcIsLo {
 		k.lo, k.hi, k.loPort, k.hiPort = src, dst, sp, dp
@@ -541,10 +592,11 @@ func (t *Table) makeKey(p *Packet) (flowKey, bool) {
 }
 
 // newFlow creates the flow of a packet, choosing the originator.
-func (t *Table) newFlow(key flowKey, srcIsLo bool, p *Packet, parent *flow) *flow {
+func (t *Table) newFlow(key flowKey, srcIsLo bool, p *Packet, parent *flowID) *flow {
 	t.serial++
 	t.stats.FlowsCreated++
-	f := &flow{key: key, serial: t.serial, list: -1, origIsLo: srcIsLo}
+	f := t.newFlowValue()
+	f.key, f.serial, f.list, f.origIsLo = key, t.serial, -1, srcIsLo
 	f.tcp.init()
 	f.sl.reset()
 	flip := false
@@ -578,16 +630,19 @@ func (t *Table) newFlow(key flowKey, srcIsLo bool, p *Packet, parent *flow) *flo
 		f.vlanID, f.innerVLANID = int32(p.VLANID), int32(p.InnerVLANID)
 	}
 	if parent != nil {
-		f.parent = parent.id
+		f.parent, f.hasParent = *parent, true
 	}
 	orig, resp := p.Src, p.Dst
 	if flip {
 		orig, resp = resp, orig
 	}
-	f.addr[0], f.addr[1] = orig.String(), resp.String()
 	f.origAddr, f.respAddr = orig, resp
-	f.id = t.flowID(f)
-	f.cid = t.communityIDOf(f, p)
+	t.setFlowID(f)
+	t.setCommunityID(f, p)
+	if t.opts.EmitPacket != nil {
+		f.addr[0], f.addr[1] = orig.String(), resp.String()
+		f.idText, f.cidText = f.id.String(), string(f.cid[:])
+	}
 	for _, pre := range t.opts.LocalNets {
 		if pre.Contains(orig) {
 			f.local[0] = true
@@ -596,14 +651,22 @@ func (t *Table) newFlow(key flowKey, srcIsLo bool, p *Packet, parent *flow) *flo
 			f.local[1] = true
 		}
 	}
-	t.flows[key] = f
+	t.flows.put(f)
 	return f
 }
 
-// flowID derives a stable identifier from the sensor, the interface, the
-// first packet's time, the key and a serial number: "F" and 20 base64url
-// characters (120 bits of a SHA-1).
-func (t *Table) flowID(f *flow) string {
+// flowID is a flow_id: "F" and 20 base64url characters (120 bits of a
+// SHA-1).
+type flowID [21]byte
+
+func (id *flowID) String() string { return string(id[:]) }
+
+// communityIDText is a community_id: "1:" and the base64 of a SHA-1.
+type communityIDText [30]byte
+
+// setFlowID derives a stable identifier from the sensor, the interface,
+// the first packet's time, the key and a serial number.
+func (t *Table) setFlowID(f *flow) {
 	b := t.idBuf[:0]
 	b = append(b, t.opts.Sensor...)
 	b = append(b, 0)
@@ -618,28 +681,47 @@ func (t *Table) flowID(f *flow) string {
 	b = append(b, f.key.proto, f.key.depth)
 	t.idBuf = b
 	sum := sha1.Sum(b)
-	return "F" + base64.RawURLEncoding.EncodeToString(sum[:15])
+	f.id[0] = 'F'
+	base64.RawURLEncoding.Encode(f.id[1:], sum[:15])
 }
 
-func (t *Table) communityIDOf(f *flow, p *Packet) string {
+func (t *Table) setCommunityID(f *flow, p *Packet) {
 	sp, dp := p.SrcPort, p.DstPort
 	if p.HasICMP {
 		sp, dp = uint16(p.ICMPType), uint16(p.ICMPCode)
 	}
-	t.cidBuf = t.cidBuf[:0]
-	return communityID(t.cidBuf, t.opts.CommunityIDSeed, p.Src, p.Dst, p.Proto, sp, dp)
+	t.cidBuf = appendCommunityID(t.cidBuf[:0], t.opts.CommunityIDSeed, p.Src, p.Dst, p.Proto, sp, dp)
+	copy(f.cid[:], t.cidBuf)
 }
 
 // emit sends one record of the flow's current slice.
 func (t *Table) emit(f *flow, reason int32, end int64) {
-	if t.opts.EmitFlow == nil || t.err != nil {
-		t.stats.Records++
+	t.stats.Records++
+	if t.err != nil {
 		return
 	}
-	rec := f.record(&t.opts, reason, end)
-	t.stats.Records++
-	if err := t.opts.EmitFlow(rec); err != nil {
-		t.err = fmt.Errorf("flowtable: emit flow %s: %w", f.id, err)
+	var err error
+	switch {
+	case t.opts.FlowColumns != nil:
+		var c *datalake.Columns
+		if c, err = t.opts.FlowColumns(); err == nil {
+			f.appendRecord(c, &t.opts, reason, end)
+		}
+	case t.opts.EmitFlow != nil:
+		if t.record == nil {
+			t.record = datalake.FlowLayout.New()
+		}
+		t.record.Reset()
+		f.appendRecord(t.record, &t.opts, reason, end)
+		rec := datalake.FlowLayout.Record(t.record, 0)
+		// The columns keep microseconds; EmitFlow's records keep the
+		// packets' nanoseconds.
+		s := &f.sl
+		rec.StartTimestamp, rec.EndTimestamp, rec.Timestamp = time.Unix(0, s.first).UTC(), time.Unix(0, s.last).UTC(), time.Unix(0, end).UTC()
+		err = t.opts.EmitFlow(&rec)
+	}
+	if err != nil {
+		t.err = fmt.Errorf("flowtable: emit flow %s: %w", f.id.String(), err)
 	}
 }
 
@@ -674,10 +756,10 @@ func (t *Table) emitPacket(f *flow, p *Packet) {
 	if n == 0 {
 		r.PayloadHead = r.PayloadHead[:0:0]
 	}
-	r.FlowID, r.CommunityID = f.id, f.cid
+	r.FlowID, r.CommunityID = f.idText, f.cidText
 	r.Sensor, r.Interface = t.opts.Sensor, t.opts.Interface
 	if err := t.opts.EmitPacket(r); err != nil {
-		t.err = fmt.Errorf("flowtable: emit packet of flow %s: %w", f.id, err)
+		t.err = fmt.Errorf("flowtable: emit packet of flow %s: %w", f.idText, err)
 	}
 }
 

@@ -173,7 +173,7 @@ loop:
 		}
 	}
 	err = p.finish()
-	st.Flows, st.PacketRecords = p.flows, p.packets
+	st.Flows, st.PacketRecords = p.flows.Load(), p.packets.Load()
 	if p.fw != nil {
 		st.Published = p.fw.Published()
 	}

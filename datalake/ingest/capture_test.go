@@ -48,14 +48,20 @@ func openLake(t *testing.T) (*datalake.Lake, string) {
 	return l, dir
 }
 
-func TestCaptureStopLosesNothing(t *testing.T) {
-	r, c, err := pcap.Open(filepath.Join(corpus, "tcpstate", "curated-pcaps__tcp_control_two_way_all_flags.pcap"))
+// replay returns a replaySource of a corpus capture (closed when the test
+// ends) and its reader.
+func replay(t *testing.T, capture string) (*replaySource, *pcap.Reader) {
+	r, c, err := pcap.Open(filepath.Join(corpus, capture))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return &replaySource{r: r, closed: make(chan struct{})}, r
+}
+
+func TestCaptureStopLosesNothing(t *testing.T) {
+	src, r := replay(t, "tcpstate/curated-pcaps__tcp_control_two_way_all_flags.pcap")
 	lake, dir := openLake(t)
-	src := &replaySource{r: r, closed: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	var st ingest.CaptureStats
@@ -79,6 +85,49 @@ func TestCaptureStopLosesNothing(t *testing.T) {
 	}
 	if _, pkts := sumColumn(t, dir, "tetration/flows", "pkts"); pkts != 7938 {
 		t.Errorf("%d packets in the lake's flows, want 7938", pkts)
+	}
+}
+
+// TestCapturePublishesWhileRunning has the clock jump a minute at every
+// tick, so the capture publishes what it buffered while it runs (the
+// writer's flush request travels through the same queue as the records).
+func TestCapturePublishesWhileRunning(t *testing.T) {
+	src, _ := replay(t, "good/zeek__conn-size.pcap")
+	lake, dir := openLake(t)
+	var mu sync.Mutex
+	clock := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(time.Minute)
+		return clock
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := ingest.Capture(ctx, src, lake, ingest.Options{Sensor: "replay", Now: now}, ingest.CaptureOptions{Interface: "fake0", Tick: 5 * time.Millisecond})
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		files, _ := filepath.Glob(filepath.Join(dir, "tetration", "flows", "dt=*", "hr=*", "*.parquet"))
+		if len(files) > 0 {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("capture ended before publishing: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing published while the capture ran")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -175,11 +175,11 @@ func (in *Ingester) IngestFile(ctx context.Context, file string) (Result, error)
 	damage, runErr := p.run(ctx, r, func(final bool) {
 		if in.opts.Progress != nil {
 			in.opts.Progress(Progress{File: file, Done: final, BytesRead: r.Offset(), BytesTotal: st.Size(),
-				Packets: r.Packets(), Flows: p.flows, Elapsed: in.opts.Now().Sub(start)})
+				Packets: r.Packets(), Flows: p.flows.Load(), Elapsed: in.opts.Now().Sub(start)})
 		}
 	})
 	res.Bytes, res.Packets = r.Offset(), r.Packets()
-	res.Decode, res.Table, res.Flows, res.PacketRecords = p.dec.Stats, p.table.Stats(), p.flows, p.packets
+	res.Decode, res.Table, res.Flows, res.PacketRecords = p.dec.Stats, p.table.Stats(), p.flows.Load(), p.packets.Load()
 	res.Elapsed = in.opts.Now().Sub(start)
 	if runErr != nil {
 		return res, runErr

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
@@ -35,24 +36,34 @@ func newIngester(t *testing.T, lake string, o ingest.Options) *ingest.Ingester {
 	return in
 }
 
+// readTable reads a Parquet file whole; the table is released when the
+// test ends.
+func readTable(t *testing.T, path string) arrow.Table {
+	t.Helper()
+	rdr, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Close()
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := fr.ReadTable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tbl.Release)
+	return tbl
+}
+
 // sumColumn reads every Parquet file of a dataset and returns the row
 // count and the sum of an int64 column.
 func sumColumn(t *testing.T, lake, dataset, col string) (rows, sum int64) {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(lake, dataset, "dt=*", "hr=*", "*.parquet"))
 	for _, f := range files {
-		rdr, err := file.OpenParquetFile(f, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tbl, err := fr.ReadTable(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		tbl := readTable(t, f)
 		rows += tbl.NumRows()
 		idx := tbl.Schema().FieldIndices(col)
 		if len(idx) != 1 {
@@ -64,8 +75,6 @@ func sumColumn(t *testing.T, lake, dataset, col string) (rows, sum int64) {
 				sum += a.Value(i)
 			}
 		}
-		tbl.Release()
-		rdr.Close()
 	}
 	return rows, sum
 }

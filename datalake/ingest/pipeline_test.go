@@ -99,8 +99,8 @@ func TestHourSealedWhileReading(t *testing.T) {
 	if err != nil || damage != nil {
 		t.Fatal(err, damage)
 	}
-	if p.flows != 200 {
-		t.Errorf("%d flow records, want 200", p.flows)
+	if p.flows.Load() != 200 {
+		t.Errorf("%d flow records, want 200", p.flows.Load())
 	}
 	// The first hour once (sealed), the second at the end.
 	if len(pub.hours) != 2 || !pub.hours[0].Equal(h0) || !pub.hours[1].Equal(h0.Add(time.Hour)) {

@@ -1,35 +1,33 @@
 // Package parquet writes lake records (flows, packets) as Parquet files with
-// github.com/apache/arrow-go (pqarrow), and publishes them atomically into
-// the hour partitions of the lake.
+// github.com/apache/arrow-go (its column chunk writers), and publishes them
+// atomically into the hour partitions of the lake.
 //
 // The ingest side uses a FlowWriter:
 //
 //	w := parquet.NewFlowWriter(lake, parquet.Options{})
-//	for each finished flow { w.Write(flow) }
+//	for each finished flow { w.Write(flow) }  // or w.WriteColumns(batch)
 //	err := w.Close() // publishes what is buffered
 //
-// Records are buffered per hour of their start time; each published file
-// holds one hour, sorted by (src_address, start_timestamp) so engines can
-// skip row groups by address.
+// Records are buffered per hour of their start time, column by column
+// (datalake.Columns); each published file holds one hour, sorted by
+// (src_address, start_timestamp) so engines can skip row groups by address.
 package parquet
 
 import (
-	"cmp"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	pq "github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/flowlab/flowlab/datalake"
 )
@@ -83,7 +81,18 @@ func (o Options) withDefaults(dataset string) (Options, error) {
 	return o, nil
 }
 
-func (o Options) properties() *pq.WriterProperties {
+// properties are the Parquet writer properties of files of schema s.
+//
+// Integer and timestamp columns are DELTA_BINARY_PACKED, without a
+// dictionary: most hold small counters, or values close to each other, so
+// the deltas pack into a few bits, where a dictionary costs a hash insert
+// per value (a third of the encoding time) and plain timestamps were left
+// to Snappy; on the benchmark capture this writes 14 % fewer bytes in
+// about a third less time. String columns keep their dictionary, except
+// the per-flow identifiers (uniqueColumns), which are written plain and
+// without statistics: their minimum and maximum are random strings that
+// prune nothing.
+func (o Options) properties(s *arrow.Schema) *pq.WriterProperties {
 	codec := compress.Codecs.Snappy
 	switch strings.ToLower(o.Compression) {
 	case "zstd":
@@ -98,140 +107,89 @@ func (o Options) properties() *pq.WriterProperties {
 		pq.WithStats(true),
 		pq.WithCreatedBy("flowlab"),
 	}
-	for _, name := range plainColumns {
-		props = append(props, pq.WithDictionaryFor(name, false))
+	for _, f := range s.Fields() {
+		switch f.Type.ID() {
+		case arrow.INT32, arrow.INT64, arrow.TIMESTAMP:
+			props = append(props, pq.WithDictionaryFor(f.Name, false), pq.WithEncodingFor(f.Name, pq.Encodings.DeltaBinaryPacked))
+		}
+	}
+	for _, name := range uniqueColumns {
+		props = append(props, pq.WithDictionaryFor(name, false), pq.WithStatsFor(name, false))
 	}
 	return pq.NewWriterProperties(props...)
 }
 
-// plainColumns are the columns whose values are (nearly) unique per row.
-// A dictionary cannot shrink them; building one costs a hash insert per
-// value and then falls back to plain encoding anyway, so they are written
-// plain from the start. Every other column (addresses, ports, protocols,
-// flags, states) repeats heavily and keeps its dictionary.
-var plainColumns = []string{
-	"start_timestamp", "end_timestamp", "duration_us", "flow_id", "community_id",
-	"fwd_bytes", "rev_bytes", "fwd_payload_bytes", "rev_payload_bytes", "bytes",
-	"fwd_pkt_len_sumsq", "rev_pkt_len_sumsq", "srtt_us", "handshake_us", "seq", "ack",
-}
-
-// transposeRows is how many rows encode turns into columns at a time.
-const transposeRows = 256
-
-// encode writes rows, in order, as one Parquet file to w.
-func encode[T any](w io.Writer, cols []colDef[T], schema *arrow.Schema, rows []*T, o Options) error {
-	fw, err := pqarrow.NewFileWriter(schema, w, o.properties(), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
-	if err != nil {
-		return fmt.Errorf("parquet writer: %w", err)
-	}
-	rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	defer rb.Release()
-	for start := 0; start < len(rows) || start == 0; start += o.RowGroupRows {
-		end := min(start+o.RowGroupRows, len(rows))
-		for i := range cols {
-			rb.Field(i).Reserve(end - start)
-		}
-		// Column by column over a few hundred rows at a time: those rows
-		// stay in the CPU cache for all the columns. Column by column
-		// over the whole row group, each value read was a cache miss
-		// (sorted rows are scattered in memory), which cost more than
-		// the Parquet encoding itself.
-		for cs := start; cs < end; cs += transposeRows {
-			ce := min(cs+transposeRows, end)
-			for i, c := range cols {
-				c.append(rb.Field(i), rows[cs:ce])
-			}
-		}
-		rec := rb.NewRecordBatch()
-		err := fw.Write(rec)
-		rec.Release()
-		if err != nil {
-			fw.Close()
-			return fmt.Errorf("parquet write: %w", err)
-		}
-		if end == len(rows) {
-			break
-		}
-	}
-	if err := fw.Close(); err != nil {
-		return fmt.Errorf("parquet close: %w", err)
-	}
-	return nil
-}
-
-func pointers[T any](recs []T) []*T {
-	out := make([]*T, len(recs))
-	for i := range recs {
-		out[i] = &recs[i]
-	}
-	return out
-}
-
-// blockLen is the number of records in one block of an hour's buffer.
-// Blocks never move once allocated, so buffering costs no copying as it
-// grows, and pointers into them stay valid for sorting.
-const blockLen = 4096
-
-// records is an append-only buffer of records in fixed-size blocks.
-type records[T any] struct {
-	blocks [][]T
-	n      int
-}
-
-func (r *records[T]) add(v *T) {
-	if r.n%blockLen == 0 {
-		r.blocks = append(r.blocks, make([]T, 0, blockLen))
-	}
-	last := len(r.blocks) - 1
-	r.blocks[last] = append(r.blocks[last], *v)
-	r.n++
-}
-
-func (r *records[T]) pointers() []*T {
-	out := make([]*T, 0, r.n)
-	for _, b := range r.blocks {
-		for i := range b {
-			out = append(out, &b[i])
-		}
-	}
-	return out
-}
+// uniqueColumns are the string columns whose values are (nearly) unique
+// per row. A dictionary cannot shrink them; building one costs a hash
+// insert per value and then falls back to plain encoding anyway.
+var uniqueColumns = []string{"flow_id", "community_id"}
 
 // WriteFlows writes flows, in the order given, as one Parquet file to w.
 // Safe for concurrent use with distinct writers.
 func WriteFlows(w io.Writer, flows []datalake.Flow, opts Options) error {
-	o, err := opts.withDefaults(datalake.FlowsPath)
-	if err != nil {
-		return err
-	}
-	return encode(w, flowColumns, flowSchema, pointers(flows), o)
+	return writeAll(w, datalake.FlowLayout, flowSchema, flows, opts, datalake.FlowsPath)
 }
 
 // WritePackets writes packets, in the order given, as one Parquet file to w.
 // Safe for concurrent use with distinct writers.
 func WritePackets(w io.Writer, packets []datalake.Packet, opts Options) error {
-	o, err := opts.withDefaults(datalake.PacketsPath)
+	return writeAll(w, datalake.PacketLayout, packetSchema, packets, opts, datalake.PacketsPath)
+}
+
+func writeAll[T any](w io.Writer, l *datalake.Layout[T], s *arrow.Schema, recs []T, opts Options, dataset string) error {
+	o, err := opts.withDefaults(dataset)
 	if err != nil {
 		return err
 	}
-	return encode(w, packetColumns, packetSchema, pointers(packets), o)
+	enc, err := newEncoder(s, o)
+	if err != nil {
+		return err
+	}
+	c := l.New()
+	l.Append(c, recs...)
+	order := make([]int32, c.Len())
+	for i := range order {
+		order[i] = int32(i)
+	}
+	return enc.encode(w, c, order)
 }
 
-// hourWriter buffers records of type T per hour and publishes each hour as
-// sorted Parquet files.
+// hourWriter buffers records, column by column, per hour and publishes
+// each hour as Parquet files sorted by a string column and a time column.
 type hourWriter[T any] struct {
 	pub    Publisher
 	opts   Options
-	cols   []colDef[T]
+	layout *datalake.Layout[T]
 	schema *arrow.Schema
-	hourOf func(*T) time.Time
-	less   func(a, b *T) int
+	encs   []*encoder // one for publish, more for publishAll
+	hourAt int        // the time column that decides a record's hour
+	sortBy int        // the string column files are sorted by (then by hourAt)
 
 	mu        sync.Mutex
-	buf       map[time.Time]*records[T]
+	buf       map[int64]*datalake.Columns // by Unix hour
+	spare     []*datalake.Columns         // emptied buffers, for reuse
+	staged    *datalake.Columns           // Write's records as columns
 	published []string
 	closed    bool
 }
+
+func newHourWriter[T any](pub Publisher, l *datalake.Layout[T], s *arrow.Schema, opts Options, dataset, hourAt, sortBy string) (*hourWriter[T], error) {
+	o, err := opts.withDefaults(dataset)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := newEncoder(s, o)
+	if err != nil {
+		return nil, err
+	}
+	w := &hourWriter[T]{pub: pub, opts: o, layout: l, schema: s, encs: []*encoder{enc}, buf: map[int64]*datalake.Columns{}, staged: l.New()}
+	w.hourAt, w.sortBy = s.FieldIndices(hourAt)[0], s.FieldIndices(sortBy)[0]
+	return w, nil
+}
+
+// zeroTime is the microsecond count of the zero time.Time: a record
+// without a timestamp.
+var zeroTime = time.Time{}.UnixMicro()
 
 func (w *hourWriter[T]) write(recs []T) error {
 	w.mu.Lock()
@@ -239,64 +197,170 @@ func (w *hourWriter[T]) write(recs []T) error {
 	if w.closed {
 		return fmt.Errorf("%w: write after Close", datalake.ErrClosed)
 	}
-	for i := range recs {
-		t := w.hourOf(&recs[i])
-		if t.IsZero() {
+	w.staged.Reset()
+	w.layout.Append(w.staged, recs...)
+	return w.add(w.staged)
+}
+
+func (w *hourWriter[T]) writeColumns(c *datalake.Columns) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return fmt.Errorf("%w: write after Close", datalake.ErrClosed)
+	}
+	return w.add(c)
+}
+
+// add buffers the rows of c in their hours, a run of rows of one hour at
+// a time, publishing an hour's buffer as a file whenever it reaches
+// Options.MaxRowsPerFile rows.
+func (w *hourWriter[T]) add(c *datalake.Columns) error {
+	at := c.Cols[w.hourAt].Int64
+	for i := 0; i < len(at); {
+		if at[i] == zeroTime {
 			return fmt.Errorf("%w: record %d has no timestamp, so it has no hour partition", datalake.ErrBadArgument, i)
 		}
-		h := t.UTC().Truncate(time.Hour)
-		b := w.buf[h]
-		if b == nil {
-			b = &records[T]{}
-			w.buf[h] = b
+		h := floorDiv(at[i], hourMicros)
+		end := i + 1
+		for end < len(at) && at[end] != zeroTime && floorDiv(at[end], hourMicros) == h {
+			end++
 		}
-		b.add(&recs[i])
-		if b.n >= w.opts.MaxRowsPerFile {
-			if err := w.publish(h); err != nil {
-				return err
+		for i < end {
+			b := w.buf[h]
+			if b == nil {
+				b = w.newBuffer()
+				w.buf[h] = b
+			}
+			n := min(end-i, w.opts.MaxRowsPerFile-b.Len())
+			b.AppendRows(c, i, i+n)
+			i += n
+			if b.Len() >= w.opts.MaxRowsPerFile {
+				if err := w.publish(h); err != nil {
+					return err
+				}
 			}
 		}
 	}
 	return nil
 }
 
-// publish writes the buffer of hour h as one file and empties it.
-func (w *hourWriter[T]) publish(h time.Time) error {
-	b := w.buf[h]
-	if b == nil || b.n == 0 {
-		delete(w.buf, h)
-		return nil
+const hourMicros = int64(time.Hour / time.Microsecond)
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
 	}
-	rows := sortRows(b.pointers(), w.less)
-	p, err := w.pub.Publish(w.opts.Dataset, h, "PARQUET", func(out io.Writer) error {
-		return encode(out, w.cols, w.schema, rows, w.opts)
-	})
-	if err != nil {
-		return fmt.Errorf("publish %d records of hour %s: %w", len(rows), datalake.Stamp(h), err)
-	}
-	w.opts.Logger.Debug("published", "file", p, "rows", len(rows))
-	w.published = append(w.published, p)
-	delete(w.buf, h)
-	return nil
+	return q
 }
 
-// sortRows orders rows by less and, among equals, by their position, as a
-// stable sort would, with an O(n log n) unstable one: a stable sort's
-// merging cost a third of publishing an hour of 175k flows.
-func sortRows[T any](rows []*T, less func(a, b *T) int) []*T {
-	type ranked struct {
-		r *T
-		i int
+func (w *hourWriter[T]) newBuffer() *datalake.Columns {
+	if n := len(w.spare); n > 0 {
+		b := w.spare[n-1]
+		w.spare = w.spare[:n-1]
+		return b
 	}
-	rk := make([]ranked, len(rows))
-	for i, r := range rows {
-		rk[i] = ranked{r, i}
+	return w.layout.New()
+}
+
+// publish writes the buffer of hour h as one file and empties it.
+func (w *hourWriter[T]) publish(h int64) error {
+	b := w.take(h)
+	if b == nil {
+		return nil
 	}
-	slices.SortFunc(rk, func(a, b ranked) int { return cmp.Or(less(a.r, b.r), cmp.Compare(a.i, b.i)) })
-	for i := range rk {
-		rows[i] = rk[i].r
+	defer w.recycle(b)
+	order := sortedOrder(b, w.sortBy, w.hourAt)
+	return w.publishFile(h, len(order), func(out io.Writer) error {
+		return w.encs[0].encode(out, b, order)
+	})
+}
+
+// publishAll publishes the buffers of several hours, in order. Their
+// files are encoded at the same time, one per CPU, into memory, and then
+// published one by one as publish would: at the end of an ingest the
+// last hours' files take both cores instead of one after the other.
+func (w *hourWriter[T]) publishAll(hours []int64) error {
+	type file struct {
+		h    int64
+		b    *datalake.Columns
+		rows int
+		data bytes.Buffer
+		err  error
 	}
-	return rows
+	var files []*file
+	for _, h := range hours {
+		if b := w.take(h); b != nil {
+			files = append(files, &file{h: h, b: b})
+		}
+	}
+	n := min(len(files), runtime.GOMAXPROCS(0))
+	for len(w.encs) < n {
+		enc, err := newEncoder(w.schema, w.opts)
+		if err != nil {
+			return err
+		}
+		w.encs = append(w.encs, enc)
+	}
+	next := make(chan *file)
+	var wg sync.WaitGroup
+	for _, enc := range w.encs[:n] {
+		wg.Go(func() {
+			for f := range next {
+				order := sortedOrder(f.b, w.sortBy, w.hourAt)
+				f.rows, f.err = len(order), enc.encode(&f.data, f.b, order)
+			}
+		})
+	}
+	for _, f := range files {
+		next <- f
+	}
+	close(next)
+	wg.Wait()
+	var errs []error
+	for _, f := range files {
+		if f.err != nil {
+			f.err = fmt.Errorf("publish %d records of hour %s: %w", f.rows, datalake.Stamp(time.Unix(f.h*3600, 0).UTC()), f.err)
+		} else {
+			f.err = w.publishFile(f.h, f.rows, func(out io.Writer) error {
+				_, err := out.Write(f.data.Bytes())
+				return err
+			})
+		}
+		errs = append(errs, f.err)
+		w.recycle(f.b)
+	}
+	return errors.Join(errs...)
+}
+
+// take removes the buffer of hour h from the hours being written; it
+// returns nil if there is none or it is empty.
+func (w *hourWriter[T]) take(h int64) *datalake.Columns {
+	b := w.buf[h]
+	delete(w.buf, h)
+	if b != nil && b.Len() == 0 {
+		w.recycle(b)
+		return nil
+	}
+	return b
+}
+
+// recycle keeps an emptied buffer for another hour.
+func (w *hourWriter[T]) recycle(b *datalake.Columns) {
+	b.Reset()
+	w.spare = append(w.spare, b)
+}
+
+// publishFile publishes one file of hour h, which write writes.
+func (w *hourWriter[T]) publishFile(h int64, rows int, write func(io.Writer) error) error {
+	hour := time.Unix(h*3600, 0).UTC()
+	p, err := w.pub.Publish(w.opts.Dataset, hour, "PARQUET", write)
+	if err != nil {
+		return fmt.Errorf("publish %d records of hour %s: %w", rows, datalake.Stamp(hour), err)
+	}
+	w.opts.Logger.Debug("published", "file", p, "rows", rows)
+	w.published = append(w.published, p)
+	return nil
 }
 
 func (w *hourWriter[T]) flush() error { return w.flushBefore(time.Time{}) }
@@ -306,13 +370,16 @@ func (w *hourWriter[T]) flush() error { return w.flushBefore(time.Time{}) }
 func (w *hourWriter[T]) flushBefore(t time.Time) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	hours := make([]time.Time, 0, len(w.buf))
+	hours := make([]int64, 0, len(w.buf))
 	for h := range w.buf {
-		if t.IsZero() || !h.Add(time.Hour).After(t) {
+		if t.IsZero() || !time.Unix((h+1)*3600, 0).After(t) {
 			hours = append(hours, h)
 		}
 	}
-	slices.SortFunc(hours, func(a, b time.Time) int { return a.Compare(b) })
+	slices.Sort(hours)
+	if len(hours) > 1 {
+		return w.publishAll(hours)
+	}
 	var errs []error
 	for _, h := range hours {
 		errs = append(errs, w.publish(h))
@@ -343,23 +410,23 @@ type FlowWriter struct{ w *hourWriter[datalake.Flow] }
 // NewFlowWriter returns a writer publishing to pub (a *datalake.Lake). It
 // returns an error wrapping datalake.ErrBadArgument for bad options.
 func NewFlowWriter(pub Publisher, opts Options) (*FlowWriter, error) {
-	o, err := opts.withDefaults(datalake.FlowsPath)
+	w, err := newHourWriter(pub, datalake.FlowLayout, flowSchema, opts, datalake.FlowsPath, "start_timestamp", "src_address")
 	if err != nil {
 		return nil, err
 	}
-	return &FlowWriter{&hourWriter[datalake.Flow]{
-		pub: pub, opts: o, cols: flowColumns, schema: flowSchema, buf: map[time.Time]*records[datalake.Flow]{},
-		hourOf: func(f *datalake.Flow) time.Time { return f.StartTimestamp },
-		less: func(a, b *datalake.Flow) int {
-			return cmp.Or(strings.Compare(a.SrcAddress, b.SrcAddress), a.StartTimestamp.Compare(b.StartTimestamp))
-		},
-	}}, nil
+	return &FlowWriter{w}, nil
 }
 
 // Write buffers flows. It returns an error wrapping datalake.ErrBadArgument
 // for a flow without a start time, datalake.ErrClosed after Close, or the
 // error of a publication the buffer triggered.
 func (w *FlowWriter) Write(flows ...datalake.Flow) error { return w.w.write(flows) }
+
+// WriteColumns buffers the flows of c (columns of datalake.FlowLayout), as
+// Write does, without converting them to datalake.Flow values: the way
+// ingest hands over the flow table's records. It copies the rows, so c
+// may be reused when it returns.
+func (w *FlowWriter) WriteColumns(c *datalake.Columns) error { return w.w.writeColumns(c) }
 
 // Flush publishes every buffered hour.
 func (w *FlowWriter) Flush() error { return w.w.flush() }
@@ -384,21 +451,19 @@ type PacketWriter struct{ w *hourWriter[datalake.Packet] }
 // NewPacketWriter returns a writer publishing to pub (a *datalake.Lake). It
 // returns an error wrapping datalake.ErrBadArgument for bad options.
 func NewPacketWriter(pub Publisher, opts Options) (*PacketWriter, error) {
-	o, err := opts.withDefaults(datalake.PacketsPath)
+	w, err := newHourWriter(pub, datalake.PacketLayout, packetSchema, opts, datalake.PacketsPath, "timestamp", "src_address")
 	if err != nil {
 		return nil, err
 	}
-	return &PacketWriter{&hourWriter[datalake.Packet]{
-		pub: pub, opts: o, cols: packetColumns, schema: packetSchema, buf: map[time.Time]*records[datalake.Packet]{},
-		hourOf: func(p *datalake.Packet) time.Time { return p.Timestamp },
-		less: func(a, b *datalake.Packet) int {
-			return cmp.Or(strings.Compare(a.SrcAddress, b.SrcAddress), a.Timestamp.Compare(b.Timestamp))
-		},
-	}}, nil
+	return &PacketWriter{w}, nil
 }
 
 // Write buffers packets; errors as FlowWriter.Write.
 func (w *PacketWriter) Write(packets ...datalake.Packet) error { return w.w.write(packets) }
+
+// WriteColumns buffers the packets of c (columns of
+// datalake.PacketLayout); see FlowWriter.WriteColumns.
+func (w *PacketWriter) WriteColumns(c *datalake.Columns) error { return w.w.writeColumns(c) }
 
 // Flush publishes every buffered hour.
 func (w *PacketWriter) Flush() error { return w.w.flush() }

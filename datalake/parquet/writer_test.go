@@ -2,12 +2,14 @@ package parquet
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	pq "github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/arrow-go/v18/parquet/schema"
 
@@ -69,7 +72,7 @@ func TestParquetSchema(t *testing.T) {
 	o, _ := (Options{}).withDefaults("")
 	var b strings.Builder
 	for _, s := range []*arrow.Schema{FlowSchema(), PacketSchema()} {
-		ps, err := pqarrow.ToParquet(s, o.properties(), pqarrow.DefaultWriterProps())
+		ps, err := pqarrow.ToParquet(s, o.properties(s), pqarrow.DefaultWriterProps())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -279,5 +282,88 @@ func TestPacketWriter(t *testing.T) {
 	}
 	if got := column(t, tbl, "payload_head"); got[0] != "<null>" || got[1] == "<null>" {
 		t.Errorf("payload_head = %v", got)
+	}
+}
+
+// TestSortedOrder checks the order files are sorted in against a plain
+// comparison of the strings, with strings that share their first 16
+// bytes, differ only by trailing zero bytes, or are longer than 16 bytes.
+func TestSortedOrder(t *testing.T) {
+	srcs := []string{"10.0.0.2", "10.0.0.10", "2001:db8::1", "2001:db8::1:0:0:1", "2001:db8::1:0:0:2", "2001:db8::1:0:0", "a", "a\x00", "a\x00\x00", "", "10.0.0.2", "2001:db8:0:0:0:0:0:1", "10.0.0.1"}
+	c := datalake.FlowLayout.New()
+	for i, s := range srcs {
+		f := sampleFlow(s, time.Unix(int64(100-i%3), 0).UTC())
+		datalake.FlowLayout.Append(c, f)
+	}
+	got := sortedOrder(c, 6, 0)
+	want := make([]int32, len(srcs))
+	for i := range want {
+		want[i] = int32(i)
+	}
+	slices.SortStableFunc(want, func(a, b int32) int {
+		return cmp.Or(strings.Compare(srcs[a], srcs[b]), cmp.Compare(100-a%3, 100-b%3))
+	})
+	if !slices.Equal(got, want) {
+		t.Errorf("order %v, want %v", got, want)
+	}
+}
+
+// TestStringEncodings writes string columns through each path of the
+// encoder: a dictionary built by flowlab (runs, a few values, many values,
+// NULLs), and plain when a large chunk is mostly distinct; every value
+// must read back, and the encodings must be the expected ones.
+func TestStringEncodings(t *testing.T) {
+	const n = 3000
+	start := time.Date(2026, 1, 2, 13, 0, 0, 0, time.UTC)
+	var flows []datalake.Flow
+	for i := range n {
+		f := sampleFlow(fmt.Sprintf("10.%d.%d.%d", i/65536, i/256%256, i%256), start.Add(time.Duration(i)*time.Millisecond))
+		f.History = fmt.Sprintf("S%d", i%40) // 40 values: past the scan, into the map
+		f.ConnState = []string{"S0", "SF", "REJ"}[i%3]
+		if i%7 != 0 {
+			host := fmt.Sprintf("host-%d", i%11)
+			f.SrcHostname = &host
+		}
+		flows = append(flows, f)
+	}
+	var buf bytes.Buffer
+	if err := WriteFlows(&buf, flows, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	tbl := readTable(t, buf.Bytes())
+	for _, c := range []struct {
+		name string
+		want func(f *datalake.Flow) string
+	}{
+		{"src_address", func(f *datalake.Flow) string { return f.SrcAddress }},
+		{"history", func(f *datalake.Flow) string { return f.History }},
+		{"conn_state", func(f *datalake.Flow) string { return f.ConnState }},
+		{"src_hostname", func(f *datalake.Flow) string {
+			if f.SrcHostname == nil {
+				return "<null>"
+			}
+			return *f.SrcHostname
+		}},
+	} {
+		got := column(t, tbl, c.name)
+		for i := range flows {
+			if want := c.want(&flows[i]); got[i] != want {
+				t.Fatalf("%s row %d: %q, want %q", c.name, i, got[i], want)
+			}
+		}
+	}
+	r, err := file.NewParquetReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg := r.MetaData().RowGroup(0)
+	for name, dict := range map[string]bool{"src_address": false, "history": true, "conn_state": true, "src_hostname": true} {
+		cc, err := rg.ColumnChunk(rg.Schema.ColumnIndexByName(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Contains(cc.Encodings(), pq.Encodings.RLEDict); got != dict {
+			t.Errorf("%s: dictionary %v, want %v (%v)", name, got, dict, cc.Encodings())
+		}
 	}
 }
