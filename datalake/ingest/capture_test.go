@@ -22,9 +22,11 @@ import (
 // replaySource is a fake live source: the frames of a capture file, then
 // it blocks until Close, as an idle interface does.
 type replaySource struct {
-	r      *pcap.Reader
-	closed chan struct{}
-	once   sync.Once
+	r       *pcap.Reader
+	closed  chan struct{}
+	once    sync.Once
+	drained chan struct{} // closed once every frame of the file was taken
+	drain   sync.Once
 }
 
 func (s *replaySource) Next() (pcap.Frame, error) {
@@ -32,6 +34,7 @@ func (s *replaySource) Next() (pcap.Frame, error) {
 	if err == nil {
 		return f, nil
 	}
+	s.drain.Do(func() { close(s.drained) })
 	<-s.closed
 	return pcap.Frame{}, pcap.ErrClosed
 }
@@ -56,11 +59,11 @@ func replay(t *testing.T, capture string) (*replaySource, *pcap.Reader) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &replaySource{r: r, closed: make(chan struct{})}, r
+	return &replaySource{r: r, closed: make(chan struct{}), drained: make(chan struct{})}, r
 }
 
 func TestCaptureStopLosesNothing(t *testing.T) {
-	src, r := replay(t, "tcpstate/curated-pcaps__tcp_control_two_way_all_flags.pcap")
+	src, _ := replay(t, "tcpstate/curated-pcaps__tcp_control_two_way_all_flags.pcap")
 	lake, dir := openLake(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -70,10 +73,12 @@ func TestCaptureStopLosesNothing(t *testing.T) {
 		defer close(done)
 		st, cerr = ingest.Capture(ctx, src, lake, ingest.Options{Sensor: "replay"}, ingest.CaptureOptions{Interface: "fake0", Tick: 10 * time.Millisecond})
 	}()
-	// Wait until every frame was taken, then stop.
-	deadline := time.Now().Add(10 * time.Second)
-	for r.Packets() < 7938 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	// Wait until every frame was taken (the source says so: the reader
+	// itself belongs to the capture's goroutine), then stop.
+	select {
+	case <-src.drained:
+	case <-time.After(10 * time.Second):
+		t.Error("the capture did not take every frame within 10 s")
 	}
 	cancel()
 	<-done
