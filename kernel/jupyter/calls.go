@@ -72,7 +72,16 @@ func (c *Client) Interrupt(ctx context.Context) error {
 // Shutdown sends a shutdown_request on control and waits for the reply.
 // Errors are as for KernelInfo.
 func (c *Client) Shutdown(ctx context.Context, restart bool) error {
-	return c.requestStatus(ctx, Control, "shutdown_request", ShutdownRequest{Restart: restart}, nil)
+	err := c.requestStatus(ctx, Control, "shutdown_request", ShutdownRequest{Restart: restart}, nil)
+	if err == nil {
+		// The kernel now closes its sockets on purpose: not worth a warning.
+		if restart {
+			c.expected.Store(expectRestart)
+		} else {
+			c.expected.Store(expectShutdown)
+		}
+	}
+	return err
 }
 
 // Heartbeat sends one heartbeat and waits for its echo until ctx is done:

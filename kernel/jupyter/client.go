@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -70,7 +71,17 @@ type Client struct {
 	quit   <-chan struct{}
 	wg     sync.WaitGroup
 	once   sync.Once
+	// expected says a dropped connection is the kernel doing as asked: it
+	// was told to shut down (expectShutdown) or restart (expectRestart).
+	expected atomic.Int32
 }
+
+// What the client expects of the kernel's connections.
+const (
+	expectNothing int32 = iota
+	expectShutdown
+	expectRestart
+)
 
 // Dial connects to the kernel described by info and returns once the shell,
 // control, stdin and iopub connections are up (the heartbeat connects on
@@ -451,10 +462,17 @@ func (d *dialSocket) run() {
 				backoff = 5 * time.Millisecond
 				if lost {
 					c.log.Info("reconnected to kernel", "channel", d.ch.String(), "endpoint", c.info.Endpoint(d.ch))
+					c.expected.CompareAndSwap(expectRestart, expectNothing)
 				}
 				err = d.serve(zc)
 				lost = true
-				if !c.closed() {
+				switch {
+				case c.closed():
+				case c.expected.Load() == expectShutdown:
+					c.log.Debug("kernel closed its connection after a shutdown request", "channel", d.ch.String())
+				case c.expected.Load() == expectRestart:
+					c.log.Info("kernel connection closed by a restart, reconnecting", "channel", d.ch.String())
+				default:
 					c.log.Warn("kernel connection lost, reconnecting", "channel", d.ch.String(), "reason", err.Error())
 				}
 			}

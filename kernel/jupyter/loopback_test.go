@@ -506,3 +506,51 @@ func TestDialWaitsForAStartingKernel(t *testing.T) {
 		t.Errorf("connected %s after the kernel listened; want within %s (and some slack)", late, startRetry)
 	}
 }
+
+// TestShutdownIsNoConnectionLoss checks that a kernel closing its sockets
+// after a shutdown_request is logged as expected (debug), while a kernel
+// that just goes away is a warning.
+func TestShutdownIsNoConnectionLoss(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		shutdown bool
+		want     slog.Level
+	}{
+		{"after shutdown_request", true, slog.LevelDebug},
+		{"unannounced", false, slog.LevelWarn},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := testServer(t, testInfo(t, "tcp"), ServerOptions{})
+			startEchoKernel(t, srv)
+			logs := newLogRecorder()
+			c := testClient(t, srv.ConnectionInfo(), ClientOptions{Logger: slog.New(logs)})
+			ctx := timeout(t)
+			if err := c.WaitReady(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if tt.shutdown {
+				if err := c.Shutdown(ctx, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			srv.Close()
+			msg := "kernel connection lost, reconnecting"
+			if tt.shutdown {
+				msg = "kernel closed its connection after a shutdown request"
+			}
+			for logs.find(msg) == nil {
+				select {
+				case <-logs.notify:
+				case <-ctx.Done():
+					t.Fatalf("no %q logged", msg)
+				}
+			}
+			if got := logs.find(msg)["level"]; got != tt.want.String() {
+				t.Errorf("%q logged at %s, want %s", msg, got, tt.want)
+			}
+			if tt.shutdown && logs.find("kernel connection lost, reconnecting") != nil {
+				t.Error("a shut-down kernel's closing was logged as a lost connection")
+			}
+		})
+	}
+}
