@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -327,19 +326,9 @@ func TestRequestBodies(t *testing.T) {
 		{`["name"]`, 400, "not the expected JSON"},
 		{big, 413, "larger than 1048576 bytes"},
 	} {
-		req, err := http.NewRequest("POST", srv.URL+"/api/apps", strings.NewReader(tt.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "token t-alice")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != tt.status || !strings.Contains(string(b), tt.contains) {
-			t.Errorf("body %.40q: %d %s; want %d containing %q", tt.body, resp.StatusCode, b, tt.status, tt.contains)
+		status, b := call(t, srv, "t-alice", "POST", "/api/apps", rawBody(tt.body))
+		if status != tt.status || !strings.Contains(b, tt.contains) {
+			t.Errorf("body %.40q: %d %s; want %d containing %q", tt.body, status, b, tt.status, tt.contains)
 		}
 	}
 }

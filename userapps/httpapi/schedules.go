@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowlab/flowlab/datalake"
 	"github.com/flowlab/flowlab/userapps"
 )
 
@@ -305,7 +306,7 @@ func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request) error {
 // parseHour reads a backfill bound: YYYYMMDDHH00 (as IO.Read and
 // IO.List write hours) or RFC 3339.
 func parseHour(field, v string) (time.Time, error) {
-	if t, err := time.Parse("200601021504", v); err == nil {
+	if t, err := time.Parse(datalake.StampLayout, v); err == nil {
 		return t, nil
 	}
 	if t, err := time.Parse(time.RFC3339, v); err == nil {

@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flowlab/flowlab/datalake"
 	"github.com/flowlab/flowlab/userapps"
 )
 
@@ -645,7 +646,7 @@ func (s *Scheduler) Backfill(ctx context.Context, scheduleID string, from, to ti
 	var runs []userapps.Run
 	for h := from; !h.After(to); h = h.Add(time.Hour) {
 		r := s.newRun(app, &sc, userapps.TriggerBackfill, h, now.Add(time.Duration(len(runs))*time.Microsecond))
-		r.Parameters[param] = h.Format("200601021504")
+		r.Parameters[param] = datalake.Stamp(h)
 		if err := s.opts.Runs.CreateRun(ctx, r); err != nil {
 			return runs, fmt.Errorf("backfill hour %s: %w", h.Format(time.RFC3339), err)
 		}
