@@ -135,6 +135,16 @@ func (f appsClientFlags) client(ctx context.Context) (*appsClient, context.Conte
 	return c, ctx, cancel, nil
 }
 
+// app is client, then the app ref names on that server.
+func (f appsClientFlags) app(ctx context.Context, ref string) (*appsClient, remoteApp, context.Context, context.CancelFunc, error) {
+	c, ctx, cancel, err := f.client(ctx)
+	if err != nil {
+		return nil, remoteApp{}, ctx, cancel, err
+	}
+	a, err := c.resolve(ctx, ref)
+	return c, a, ctx, cancel, err
+}
+
 // parseInterleaved parses flags that may come before and after the
 // positional arguments (flowlab apps open lab1 --json), returning those.
 func parseInterleaved(fs *flag.FlagSet, std streams, args []string) ([]string, error) {

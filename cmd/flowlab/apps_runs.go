@@ -136,12 +136,8 @@ func runAppsSchedule(ctx context.Context, std streams, args []string) error {
 		return usagef("apps schedule: name the schedule with --id SID, or give --cron to create one")
 	}
 
-	c, ctx, cancel, err := cf.client(ctx)
-	if err != nil {
-		return err
-	}
+	c, a, ctx, cancel, err := cf.app(ctx, pos[0])
 	defer cancel()
-	a, err := c.resolve(ctx, pos[0])
 	if err != nil {
 		return err
 	}
@@ -275,12 +271,8 @@ func runAppsRuns(ctx context.Context, std streams, args []string) error {
 	case *out != "" && *notebook == "":
 		return usagef("apps runs: -o goes with --notebook")
 	}
-	c, ctx, cancel, err := cf.client(ctx)
-	if err != nil {
-		return err
-	}
+	c, a, ctx, cancel, err := cf.app(ctx, pos[0])
 	defer cancel()
-	a, err := c.resolve(ctx, pos[0])
 	if err != nil {
 		return err
 	}
