@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowlab/flowlab/bench/internal/build"
 	"github.com/flowlab/flowlab/kernel/jupyter"
 )
 
@@ -68,24 +69,15 @@ func run(kernelBin, bin string, starts, cells, loops int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	build := func(path string, tags ...string) error {
-		args := append([]string{"build", "-o", path}, tags...)
-		cmd := exec.Command("go", append(args, "./cmd/flowlab")...)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("go %s: %w", strings.Join(cmd.Args[1:], " "), err)
-		}
-		return nil
-	}
 	if kernelBin == "" {
 		kernelBin = filepath.Join(dir, "flowlab-kernel")
-		if err := build(kernelBin, "-tags", "kernelonly"); err != nil {
+		if err := build.Binary(kernelBin, "kernelonly"); err != nil {
 			return err
 		}
 	}
 	if bin == "" {
 		bin = filepath.Join(dir, "flowlab")
-		if err := build(bin); err != nil {
+		if err := build.Binary(bin); err != nil {
 			return err
 		}
 	}

@@ -36,6 +36,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/flowlab/flowlab/bench/internal/build"
 )
 
 const token = "bench-runs-token"
@@ -88,14 +90,9 @@ func run(rounds int, python string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bin := filepath.Join(tmp, "flowlab")
-	for _, b := range []struct{ out, tags string }{{bin, ""}, {filepath.Join(tmp, "flowlab-kernel"), "kernelonly"}} {
-		progress("building %s", filepath.Base(b.out))
-		build := exec.Command("go", "build", "-tags="+b.tags, "-o", b.out, "./cmd/flowlab")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("go build: %w", err)
-		}
+	bin, _, err := build.Both(tmp)
+	if err != nil {
+		return err
 	}
 	goNB, pyNB := filepath.Join(tmp, "five.ipynb"), filepath.Join(tmp, "five-py.ipynb")
 	if err := os.WriteFile(goNB, notebook(0), 0o600); err != nil {

@@ -37,6 +37,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/flowlab/flowlab/bench/internal/build"
 )
 
 // config is the command line.
@@ -97,7 +99,7 @@ func run(ctx context.Context, c config) error {
 	if c.cells < 1 || c.block < 1 || c.opens < 1 || c.apps < 1 {
 		return errors.New("-cells, -block, -opens and -apps must be at least 1")
 	}
-	root, err := moduleRoot()
+	root, err := build.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -113,14 +115,8 @@ func run(ctx context.Context, c config) error {
 	if c.flowlab == "" {
 		// The server runs its kernels with the kernel-only build when it
 		// finds it beside itself (docs/deploy.md), as the image ships them.
-		c.flowlab = filepath.Join(tmp, "flowlab")
-		for _, b := range []struct{ out, tags string }{{c.flowlab, ""}, {filepath.Join(tmp, "flowlab-kernel"), "kernelonly"}} {
-			progress("building ./cmd/flowlab -tags=" + b.tags + " -o " + filepath.Base(b.out))
-			build := exec.CommandContext(ctx, "go", "build", "-tags="+b.tags, "-o", b.out, "./cmd/flowlab")
-			build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
-			if err := build.Run(); err != nil {
-				return fmt.Errorf("go build: %w", err)
-			}
+		if c.flowlab, _, err = build.Both(tmp); err != nil {
+			return err
 		}
 	}
 
@@ -506,23 +502,6 @@ func percentile(ms []float64, p float64) float64 {
 	slices.Sort(s)
 	i := int(p / 100 * float64(len(s)-1))
 	return s[i]
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run from inside the flowlab module")
-		}
-		dir = parent
-	}
 }
 
 // npmDeps installs the pinned @jupyterlab/services (scripts/npm-deps.sh)
