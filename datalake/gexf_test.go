@@ -10,7 +10,9 @@ import (
 
 func TestGraphGEXFGolden(t *testing.T) {
 	h := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	hour := func(i int) []Spell { return []Spell{{Start: h.Add(time.Duration(i) * time.Hour), End: h.Add(time.Duration(i+1) * time.Hour)}} }
+	hour := func(i int) []Spell {
+		return []Spell{{Start: h.Add(time.Duration(i) * time.Hour), End: h.Add(time.Duration(i+1) * time.Hour)}}
+	}
 	g := NewGraph("who talks to whom & how much")
 	for _, n := range []GraphNode{
 		{ID: "10.0.0.1", Label: "web-01", Attrs: map[string]any{"kind": "internal"}, Spells: hour(0)},
