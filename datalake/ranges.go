@@ -34,6 +34,7 @@ const (
 type Ranges struct {
 	columns []string // attribute names, without the network column
 	entries []rangeEntry
+	io      *LakeIO // the lake it was read from; nil: the default lake
 }
 
 type rangeEntry struct {
@@ -175,6 +176,7 @@ func (io *LakeIO) ReadRanges(path string) (*Ranges, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", call, err)
 	}
+	rg.io = io
 	return rg, nil
 }
 
@@ -235,7 +237,8 @@ func (r *Ranges) find(ip string) (rangeEntry, bool) {
 	return rangeEntry{}, false
 }
 
-// Frame returns the table as a frame on the default lake (IO), one row per
+// Frame returns the table as a frame on the lake it was read from (the
+// default lake, IO, for a table from ParseRanges), one row per
 // network: network (CIDR text), prefix_len, first_ip and last_ip (the
 // network's IPv4 addresses as numbers, NULL for IPv6 networks), then the
 // attribute columns as text. Register it (RegisterTempTable) and join it in
@@ -255,7 +258,7 @@ func (r *Ranges) Frame() *Frame {
 		for _, c := range r.columns {
 			sel = append(sel, "NULL::VARCHAR AS "+quoteIdent(c))
 		}
-		return rangesFrame("SELECT " + strings.Join(sel, ", ") + " WHERE false")
+		return r.frame("SELECT " + strings.Join(sel, ", ") + " WHERE false")
 	}
 	var b strings.Builder
 	b.WriteString("SELECT * FROM (VALUES ")
@@ -283,14 +286,18 @@ func (r *Ranges) Frame() *Frame {
 		b.WriteString(quoteIdent(c))
 	}
 	b.WriteString(")")
-	return rangesFrame(b.String())
+	return r.frame(b.String())
 }
 
-// rangesFrame is a frame of query on the default lake, described by its
-// call rather than by its (long) VALUES text.
-func rangesFrame(query string) *Frame {
+// frame is a frame of query on the table's lake, described by its call
+// rather than by its (long) VALUES text.
+func (r *Ranges) frame(query string) *Frame {
 	const call = "Ranges.Frame()"
-	l, err := IO.target()
+	io := r.io
+	if io == nil {
+		io = IO
+	}
+	l, err := io.target()
 	if err != nil {
 		return errFrame(nil, call, err)
 	}
