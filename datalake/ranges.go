@@ -95,10 +95,10 @@ func ParseRanges(r io.Reader) (*Ranges, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			return nil, wrapf(ErrBadArgument, "ranges: %v", err)
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rg.entries) >= MaxRangesEntries {
 			return nil, wrapf(ErrBadArgument, "ranges: more than %d networks: keep context tables small, or load big ones as a dataset", MaxRangesEntries)
 		}
