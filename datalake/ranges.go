@@ -28,7 +28,8 @@ const (
 //
 // The text form (ParseRanges, IO.ReadRanges) is CSV with a header line. The
 // first column holds a network in CIDR form (10.0.0.0/8, 2001:db8::/32) or a
-// single address; the other columns are attributes, named by the header.
+// single address; the other columns are attributes, named by the header. A
+// plain list of networks, one a line and nothing else, needs no header.
 // Blank lines and lines starting with '#' are skipped. A Ranges is
 // read-only once built and safe for concurrent use.
 type Ranges struct {
@@ -76,8 +77,12 @@ func ParseRanges(r io.Reader) (*Ranges, error) {
 	for i, h := range header {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
 		if i == 0 {
-			if _, err := parseNetwork(h); err == nil {
-				return nil, wrapf(ErrBadArgument, "ranges: the first line (%q) is a network, not a header: start the file with a header such as network,name", h)
+			if p, err := parseNetwork(h); err == nil {
+				if len(header) > 1 {
+					return nil, wrapf(ErrBadArgument, "ranges: the first line (%q) is a network, not a header: start the file with a header such as network,name", h)
+				}
+				// A plain list of networks, one a line, needs no header.
+				rg.entries = append(rg.entries, rangeEntry{p, nil})
 			}
 			continue
 		}

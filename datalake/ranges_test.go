@@ -52,11 +52,30 @@ func TestParseRanges(t *testing.T) {
 	}
 }
 
+func TestParseRangesPlainList(t *testing.T) {
+	r, err := ParseRanges(strings.NewReader("# our ranges\n10.0.0.0/8\n172.16.0.0/12\n\n192.168.0.0/16\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Len() != 3 || len(r.Columns()) != 0 || !r.Contains("172.20.1.1") || r.Contains("172.32.0.1") || r.Lookup("192.168.1.1")["network"] != "192.168.0.0/16" {
+		t.Errorf("plain list: %d networks, columns %v, lookups wrong", r.Len(), r.Columns())
+	}
+	// A header-less list with attribute columns is refused: which is which?
+	if _, err := ParseRanges(strings.NewReader("10.0.0.0/8,corp\n")); !errors.Is(err, ErrBadArgument) {
+		t.Errorf("a list with columns but no header: %v", err)
+	}
+	// A plain list whose later line has two columns is refused.
+	if _, err := ParseRanges(strings.NewReader("10.0.0.0/8\n10.1.0.0/16,x\n")); !errors.Is(err, ErrBadArgument) {
+		t.Errorf("a ragged list: %v", err)
+	}
+}
+
 func TestParseRangesErrors(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"empty", "", "empty"},
 		{"only comments", "# nothing\n", "empty"},
 		{"no header", "10.0.0.0/8,corp\n", "not a header"},
+		{"bad plain list", "10.0.0.0/8\nnope\n", `line 2: "nope" is neither`},
 		{"bad network", "network,name\n10.0.0.0/33,x\n", `line 2: "10.0.0.0/33" is not a network`},
 		{"bad address", "network,name\n# c\nfoo,x\n", `line 3: "foo" is neither`},
 		{"short row", "network,name\n10.0.0.0/8\n", "wrong number of fields"},
