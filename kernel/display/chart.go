@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -69,12 +70,12 @@ func LineChart(title string, times []time.Time, values []float64) *Chart {
 		c.err = fmt.Sprintf("LineChart: %d times but %d values: pass one value per time", len(times), len(values))
 	}
 	// Order by time, keeping each value with its time.
-	idx := make([]int, len(c.times))
-	for i := range idx {
-		idx[i] = i
-	}
 	if c.err == "" {
-		sortStable(idx, func(a, b int) bool { return c.times[a].Before(c.times[b]) })
+		idx := make([]int, len(c.times))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return c.times[idx[a]].Before(c.times[idx[b]]) })
 		ts, vs := make([]time.Time, len(idx)), make([]float64, len(idx))
 		for i, j := range idx {
 			ts[i], vs[i] = c.times[j], c.values[j]
@@ -82,16 +83,6 @@ func LineChart(title string, times []time.Time, values []float64) *Chart {
 		c.times, c.values = ts, vs
 	}
 	return c
-}
-
-// sortStable is an insertion sort: charts hold at most a few thousand
-// points, and it keeps the package free of generic helpers in its API.
-func sortStable(idx []int, less func(a, b int) bool) {
-	for i := 1; i < len(idx); i++ {
-		for j := i; j > 0 && less(idx[j], idx[j-1]); j-- {
-			idx[j], idx[j-1] = idx[j-1], idx[j]
-		}
-	}
 }
 
 // MIMEBundle implements MIMEBundler: image/svg+xml and the data as text.
