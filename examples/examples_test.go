@@ -9,10 +9,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/flowlab/flowlab/datalake"
 	"github.com/flowlab/flowlab/datalake/demo"
+	"github.com/flowlab/flowlab/datalake/duckdb"
 	"github.com/flowlab/flowlab/datalake/taps/broker"
 	"github.com/flowlab/flowlab/internal/flowlabtest"
 )
@@ -90,7 +94,11 @@ func (nb notebook) codeCell(t *testing.T, marker string) int {
 // labEnv is what the notebooks ran against: the demo lake's ground truth and
 // the Kafka broker behind the Alerts tap.
 type labEnv struct {
-	gt demo.GroundTruth
+	gt   demo.GroundTruth
+	lake string // the demo lake's root
+	// workDir is the kernel's working directory: the folder of the
+	// notebook that ran.
+	workDir string
 	// alerts returns the messages of the Alerts tap's topic, read with kcat.
 	alerts func(t *testing.T) []string
 }
@@ -196,6 +204,136 @@ var checks = map[string]func(t *testing.T, nb notebook, env labEnv){
 			t.Errorf("alert: count %d report %s pairs %v; want %d pairs %v from hour %s", alert.Count, alert.Report, got, len(want), want, gt.NonCompliant.Hour)
 		}
 	},
+	"lab6-connection-outliers.ipynb": func(t *testing.T, nb notebook, env labEnv) {
+		o := env.gt.Outlier
+		if o.Hour != env.gt.LastHour {
+			t.Fatalf("the outlier is planted in %s, not in the last hour %s", o.Hour, env.gt.LastHour)
+		}
+		// The planted host, and only it, is beyond three sigma.
+		expectRows(t, nb, "outliers := counts.Filter", [][]string{{o.Host, fmt.Sprint(o.Connections)}})
+		// The chart shows it first, highlighted.
+		expect(t, nb, "display.BarChart", fmt.Sprintf("points\n%s  %d *\n", o.Host, o.Connections))
+	},
+	"lab7-communication-graph.ipynb": func(t *testing.T, nb notebook, env labEnv) {
+		want := graphCounts(t, env.lake)
+		expect(t, nb, "GraphFromFrames", fmt.Sprintf("%d nodes, %d edges", want.Nodes, want.Edges))
+		got := readGEXF(t, filepath.Join(env.workDir, "communication-graph.gexf"))
+		if got != want {
+			t.Errorf("networkx reads %+v from the GEXF file; the flows hold %+v", got, want)
+		}
+		// The hot spots include the DNS server, which every host asks.
+		expect(t, nb, "hot := SQL", "10.0.0.53")
+	},
+	"lab8-suspicious-connects.ipynb": func(t *testing.T, nb notebook, env labEnv) {
+		top := topConnections(t, nb)
+		if len(top) != 15 {
+			t.Fatalf("the top table has %d rows, want topN = 15", len(top))
+		}
+		// Context from the enrichment files reaches the table.
+		expect(t, nb, "enriched := SQL", "office workstations")
+		expect(t, nb, `geo.Lookup("203.0.113.77")`, "country:AU")
+		expect(t, nb, "stored := 0", "stored 0 feedback rows")
+		// The investigation view shows the top source's timeline.
+		expect(t, nb, "investigating", "investigating "+strings.Fields(top[0])[0])
+		expect(t, nb, "display.LineChart", "line chart \"Connections to and from "+strings.Fields(top[0])[0])
+	},
+	"lab9-scheduled-detection.ipynb": func(t *testing.T, nb notebook, env labEnv) {
+		gt := env.gt
+		nb.codeCell(t, fmt.Sprintf("threshold := %d ", gt.Threshold))
+		want := map[string]bool{}
+		for _, s := range gt.Scans {
+			want[s.Scanner] = true
+		}
+		var alerts []string
+		for _, m := range env.alerts(t) {
+			if strings.Contains(m, `"detector":"lab9-scheduled-detection"`) {
+				alerts = append(alerts, m)
+			}
+		}
+		if len(alerts) != 1 {
+			t.Fatalf("%d scan alerts on the topic, want 1: %q", len(alerts), alerts)
+		}
+		var alert struct {
+			Threshold int
+			Scanners  int
+			Findings  []struct{ Source, Kind, Target string }
+		}
+		if err := json.Unmarshal([]byte(alerts[0]), &alert); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, f := range alert.Findings {
+			got[f.Source] = true
+		}
+		if !maps.Equal(got, want) || alert.Scanners != len(want) || alert.Threshold != gt.Threshold ||
+			len(alert.Findings) != len(gt.ExpectedPortscan)+len(gt.ExpectedHorizontal) {
+			t.Errorf("alert: threshold %d, %d scanners %v, %d findings; want %d, planted %v, %d findings",
+				alert.Threshold, alert.Scanners, slices.Sorted(maps.Keys(got)), len(alert.Findings), gt.Threshold,
+				slices.Sorted(maps.Keys(want)), len(gt.ExpectedPortscan)+len(gt.ExpectedHorizontal))
+		}
+	},
+}
+
+// graph is what the GEXF export must hold.
+type graph struct {
+	Nodes, Edges, Internal int
+	Mode                   string
+}
+
+// graphCounts counts, straight from the flows with DuckDB, the distinct
+// addresses and (source, destination) pairs of the demo lake (all of its
+// three hours, which Lab 7's "LAST 3 HOURS" reads), and the addresses in
+// 10.0.0.0/8, the demo company's range.
+func graphCounts(t *testing.T, root string) graph {
+	t.Helper()
+	l, err := datalake.Open(datalake.Options{Root: root, NewEngine: duckdb.Factory(duckdb.Options{Root: root})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.IO().Read(datalake.FlowsPath, "PARQUET", "ALL").RegisterTempTable("f"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := l.SQL(`WITH ips AS (SELECT src_address AS ip FROM f UNION SELECT dst_address FROM f)
+		SELECT (SELECT count(*) FROM ips), (SELECT count(*) FROM (SELECT DISTINCT src_address, dst_address FROM f)),
+		       (SELECT count(*) FROM ips WHERE ip LIKE '10.%'), (SELECT count(DISTINCT hr) FROM f)`).Rows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := fmt.Sprint(rows[0][3]); h != "3" {
+		t.Fatalf("the demo lake holds %s hours, want 3", h)
+	}
+	n := func(v any) int { x, _ := strconv.Atoi(fmt.Sprint(v)); return x }
+	return graph{Nodes: n(rows[0][0]), Edges: n(rows[0][1]), Internal: n(rows[0][2]), Mode: "dynamic"}
+}
+
+// readGEXF reads a GEXF 1.3 file with Debian's networkx (testdata/gexf.py).
+func readGEXF(t *testing.T, path string) graph {
+	t.Helper()
+	flowlabtest.RequirePython(t, "networkx")
+	out, err := exec.Command(flowlabtest.Python, "testdata/gexf.py", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("networkx: %v\n%s", err, out)
+	}
+	var g graph
+	if err := json.Unmarshal(out, &g); err != nil {
+		t.Fatalf("networkx output %s: %v", out, err)
+	}
+	return g
+}
+
+// topConnections returns the rows of Lab 8's top table as text, one line
+// per connection: "source destination port ...".
+func topConnections(t *testing.T, nb notebook) []string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(nb.cellText(nb.codeCell(t, "top.RegisterTempTable"))), "\n")
+	var rows []string
+	for _, l := range lines[min(2, len(lines)):] {
+		if !strings.HasPrefix(l, "[") {
+			rows = append(rows, strings.Join(strings.Fields(l), " "))
+		}
+	}
+	return rows
 }
 
 // groupDigits writes n with thousands separators, as frames show counts.
@@ -239,40 +377,74 @@ func expect(t *testing.T, nb notebook, marker, want string) {
 	}
 }
 
-// TestNotebooksWithNbclient executes every notebook in this folder with
-// Debian's nbclient and the installed flowlab kernel.
-func TestNotebooksWithNbclient(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts kernels; run without -short")
+// shared is what every notebook run of this package reads and writes: one
+// small demo lake and one broker, made once (the lake takes a second or two,
+// and CI runs every notebook through two runners).
+var shared struct {
+	once   sync.Once
+	err    error
+	dir    string // removed by TestMain
+	lake   string
+	gt     demo.GroundTruth
+	broker *broker.Broker
+	stop   func()
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.stop != nil {
+		shared.stop()
 	}
-	flowlabtest.RequirePython(t, "nbclient", "nbformat")
-	bin := flowlabtest.Binary(t)
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}
+
+// setup returns the shared lake and broker, making them on first use.
+func setup(t *testing.T) (lake string, gt demo.GroundTruth, b *broker.Broker) {
+	t.Helper()
+	shared.once.Do(func() {
+		if shared.dir, shared.err = os.MkdirTemp("", "flowlab-examples-"); shared.err != nil {
+			return
+		}
+		// The labs read a small demo lake; its ground truth says what they
+		// must find.
+		shared.lake = filepath.Join(shared.dir, "lake")
+		shared.gt, shared.err = demo.Generate(context.Background(), demo.Options{Out: shared.lake, Hours: 3, FlowsPerHour: 5000, Seed: 2612})
+		if shared.err != nil {
+			return
+		}
+		// The Alerts tap goes to an in-process broker, a topic per runner;
+		// kcat reads them back.
+		shared.broker, shared.err = broker.New(broker.Options{Addr: "127.0.0.1:0", Topics: []string{"alerts-nbclient", "alerts-run"}})
+		if shared.err != nil {
+			return
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- shared.broker.Run(ctx) }()
+		shared.stop = func() { cancel(); <-done }
+	})
+	if shared.err != nil {
+		t.Fatalf("demo lake and broker: %v", shared.err)
+	}
+	return shared.lake, shared.gt, shared.broker
+}
+
+// runNotebooks runs every notebook of this folder with run and checks it.
+// topic is the Alerts tap's topic for this runner.
+func runNotebooks(t *testing.T, topic string, run func(t *testing.T, env []string, dir, file string) string) {
+	lake, gt, b := setup(t)
+	kcat := flowlabtest.RequireCommand(t, "kcat")
 	files, err := filepath.Glob("*.ipynb")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no notebooks: %v", err)
 	}
-	jupyterPath, name := flowlabtest.Kernelspec(t, bin)
-	outDir := t.TempDir()
-	// The labs read a small demo lake; its ground truth says what they must find.
-	lake := t.TempDir()
-	gt, err := demo.Generate(context.Background(), demo.Options{Out: lake, Hours: 3, FlowsPerHour: 5000, Seed: 2612})
-	if err != nil {
-		t.Fatalf("demo lake: %v", err)
-	}
-	// The Alerts tap goes to an in-process broker; kcat reads it back.
-	kcat := flowlabtest.RequireCommand(t, "kcat")
-	b, err := broker.New(broker.Options{Addr: "127.0.0.1:0", Topics: []string{"alerts"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	brokerDone := make(chan error, 1)
-	go func() { brokerDone <- b.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-brokerDone })
-	taps := fmt.Sprintf(`{"taps":{"Alerts":{"brokers":[%q],"topic":"alerts","timeout":"20s"}}}`, b.Addr())
-	env := labEnv{gt: gt, alerts: func(t *testing.T) []string {
+	taps := fmt.Sprintf(`{"taps":{"Alerts":{"brokers":[%q],"topic":%q,"timeout":"20s"}}}`, b.Addr(), topic)
+	env := labEnv{gt: gt, lake: lake, alerts: func(t *testing.T) []string {
 		t.Helper()
-		out, err := exec.Command(kcat, "-C", "-b", b.Addr(), "-t", "alerts", "-o", "beginning", "-e", "-q", "-D", "\x1e").Output()
+		out, err := exec.Command(kcat, "-C", "-b", b.Addr(), "-t", topic, "-o", "beginning", "-e", "-q", "-D", "\x1e").Output()
 		if err != nil {
 			t.Fatalf("kcat: %v", err)
 		}
@@ -290,21 +462,134 @@ func TestNotebooksWithNbclient(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s has no assertions in examples_test.go", f)
 			}
-			out := filepath.Join(outDir, f)
-			cmd := exec.Command(flowlabtest.Python, "testdata/nbrun.py", f, out)
-			cmd.Env = flowlabtest.Env("JUPYTER_PATH="+jupyterPath, "FLOWLAB_KERNEL_NAME="+name, "JUPYTER_RUNTIME_DIR="+t.TempDir(), "FLOWLAB_LAKE="+lake, "FLOWLAB_TAPS="+taps)
-			if msg, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("nbclient: %v\n%s", err, msg)
-			}
-			raw, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var nb notebook
-			if err := json.Unmarshal(raw, &nb); err != nil {
-				t.Fatal(err)
-			}
-			check(t, nb, env)
+			// Each notebook runs in a folder of its own, so what it writes
+			// (the GEXF file) stays out of the source tree.
+			env.workDir = t.TempDir()
+			out := run(t, flowlabtest.Env("FLOWLAB_LAKE="+lake, "FLOWLAB_TAPS="+taps), env.workDir, f)
+			check(t, readNotebook(t, out), env)
 		})
+	}
+}
+
+// copyNotebook copies file into dir and returns the copy's path.
+func copyNotebook(t *testing.T, dir, file string) string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, file)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func readNotebook(t *testing.T, path string) notebook {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nb notebook
+	if err := json.Unmarshal(raw, &nb); err != nil {
+		t.Fatal(err)
+	}
+	return nb
+}
+
+// TestNotebooksWithNbclient executes every notebook in this folder with
+// Debian's nbclient and the installed flowlab kernel (nbrun.py validates
+// the result with nbformat).
+func TestNotebooksWithNbclient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts kernels; run without -short")
+	}
+	flowlabtest.RequirePython(t, "nbclient", "nbformat")
+	bin := flowlabtest.Binary(t)
+	jupyterPath, name := flowlabtest.Kernelspec(t, bin)
+	nbrun, err := filepath.Abs("testdata/nbrun.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runNotebooks(t, "alerts-nbclient", func(t *testing.T, env []string, dir, file string) string {
+		in := copyNotebook(t, dir, file)
+		out := filepath.Join(dir, "executed.ipynb")
+		cmd := exec.Command(flowlabtest.Python, nbrun, in, out)
+		cmd.Env = append(env, "JUPYTER_PATH="+jupyterPath, "FLOWLAB_KERNEL_NAME="+name, "JUPYTER_RUNTIME_DIR="+t.TempDir())
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("nbclient: %v\n%s", err, msg)
+		}
+		return out
+	})
+}
+
+// TestNotebooksWithFlowlabRun executes every notebook in this folder
+// headless with `flowlab run --demo` on the same demo lake, as a scheduled
+// run would, and validates each result with nbformat.
+func TestNotebooksWithFlowlabRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts kernels; run without -short")
+	}
+	bin := flowlabtest.Binary(t)
+	runNotebooks(t, "alerts-run", func(t *testing.T, env []string, dir, file string) string {
+		return flowlabRun(t, bin, env, dir, file)
+	})
+}
+
+// flowlabRun runs `flowlab run --demo` on a copy of file in dir, with the
+// shared demo lake, and returns the executed notebook, validated.
+func flowlabRun(t *testing.T, bin string, env []string, dir, file string, params ...string) string {
+	t.Helper()
+	in := copyNotebook(t, dir, file)
+	out := filepath.Join(dir, "executed.ipynb")
+	args := append([]string{"run", "--demo", "--lake", shared.lake, in, "-o", out}, params...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("flowlab %s: %v\n%s", strings.Join(args, " "), err, msg)
+	}
+	flowlabtest.ValidateNotebook(t, out)
+	return out
+}
+
+// TestSuspiciousConnectsFeedback runs Lab 8 three times on one feedback
+// dataset: a first ranking; a run that stores the analyst's score 3
+// (benign) for the top connection and still ranks as the first did (its
+// feedback is for the next run); and a run that honours it, where that
+// connection has left the top table.
+func TestSuspiciousConnectsFeedback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts kernels; run without -short")
+	}
+	bin := flowlabtest.Binary(t)
+	lake, _, _ := setup(t)
+	const nbFile = "lab8-suspicious-connects.ipynb"
+	env := flowlabtest.Env("FLOWLAB_LAKE=" + lake)
+	path := "-r=feedbackPath=/appdata/suspicious-connects-test/feedback"
+	run := func(params ...string) []string {
+		t.Helper()
+		return topConnections(t, readNotebook(t, flowlabRun(t, bin, env, t.TempDir(), nbFile, append([]string{path}, params...)...)))
+	}
+	first := run()
+	if len(first) == 0 {
+		t.Fatal("the first run ranked nothing")
+	}
+	f := strings.Fields(first[0])
+	conn := fmt.Sprintf("%s>%s:%s", f[0], f[1], f[2])
+	key := strings.Join(f[:3], " ") + " "
+
+	second := run("-r", "feedback="+conn+"=3")
+	if !slices.Equal(second, first) {
+		t.Errorf("the run that stored the feedback ranked differently:\n%s\nwant\n%s", strings.Join(second, "\n"), strings.Join(first, "\n"))
+	}
+	third := run()
+	for _, r := range third {
+		if strings.HasPrefix(r, key) {
+			t.Errorf("%s, scored benign, is still in the top table:\n%s", conn, strings.Join(third, "\n"))
+		}
+	}
+	if len(third) != len(first) || third[0] == first[0] {
+		t.Errorf("the ranking after feedback:\n%s\nbefore:\n%s", strings.Join(third, "\n"), strings.Join(first, "\n"))
 	}
 }

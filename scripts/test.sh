@@ -16,7 +16,7 @@ export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 step() { printf '\n=== %s\n' "$*"; }
 
 APT_PACKAGES=(
-	python3-jupyter-client python3-nbclient python3-nbformat python3-ipykernel python3-zmq
+	python3-jupyter-client python3-nbclient python3-nbformat python3-ipykernel python3-zmq python3-networkx
 	tshark kcat chromium
 )
 

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowlab/flowlab/datalake/demo"
 	"github.com/flowlab/flowlab/internal/flowlabtest"
 	"github.com/flowlab/flowlab/userapps"
 	"github.com/flowlab/flowlab/userapps/metrics"
@@ -185,7 +186,8 @@ func TestAppsCLI(t *testing.T) {
 	const token = "apps-cli-token"
 	url, pid := appsServer(t, bin, token)
 	env := []string{"FLOWLAB_TOKEN=" + token}
-	labs := []string{"lab1-jupyter-basics", "lab2-datalake-queries", "lab3-portscan-detector", "lab4-kafka-contest", "lab5-combine-data"}
+	labs := []string{"lab1-jupyter-basics", "lab2-datalake-queries", "lab3-portscan-detector", "lab4-kafka-contest", "lab5-combine-data",
+		"lab6-connection-outliers", "lab7-communication-graph", "lab8-suspicious-connects", "lab9-scheduled-detection"}
 
 	out, errOut, code := cli(t, bin, env, "apps", "list", "--server", url)
 	if code != 0 {
@@ -200,6 +202,33 @@ func TestAppsCLI(t *testing.T) {
 		if r[2] != "stopped" || r[3] != "-" {
 			t.Errorf("%s: state %s kernel %s, want stopped and none", lab, r[2], r[3])
 		}
+	}
+
+	// The scheduled-detection example comes with its hourly schedule.
+	var all []remoteApp
+	out, errOut, code = cli(t, bin, env, "apps", "list", "--json", "--server", url)
+	if err := json.Unmarshal([]byte(out), &all); code != 0 || err != nil {
+		t.Fatalf("apps list --json: exit %d %v: %s", code, err, errOut)
+	}
+	scheduled := false
+	for _, a := range all {
+		if a.Name != demoScheduledApp {
+			continue
+		}
+		scheduled = true
+		var scheds []struct {
+			Cron       string         `json:"cron"`
+			Enabled    bool           `json:"enabled"`
+			Parameters map[string]any `json:"parameters"`
+			AlertTap   string         `json:"alert_tap"`
+		}
+		api(t, url, token, "GET", "/api/apps/"+a.ID+"/schedules", nil, &scheds)
+		if len(scheds) != 1 || scheds[0].Cron != "5 * * * *" || !scheds[0].Enabled || scheds[0].Parameters["threshold"] != float64(demo.Threshold) || scheds[0].AlertTap != "Alerts" {
+			t.Errorf("%s schedules: %+v, want one enabled hourly (5 * * * *) with threshold %d, notifying Alerts", a.Name, scheds, demo.Threshold)
+		}
+	}
+	if !scheduled {
+		t.Errorf("apps list --json has no %s: %s", demoScheduledApp, out)
 	}
 
 	// Open by name: a kernel starts, the table and the metrics show it.

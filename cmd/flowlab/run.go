@@ -10,9 +10,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/flowlab/flowlab/datalake/taps/broker"
 	"github.com/flowlab/flowlab/userapps/files"
 	"github.com/flowlab/flowlab/userapps/kernels"
 	"github.com/flowlab/flowlab/userapps/runner"
@@ -45,7 +48,7 @@ func (p paramFlag) Set(arg string) error {
 }
 
 func runNotebook(ctx context.Context, std streams, args []string) error {
-	fs := newFlags(std, "run", "run [--demo] NOTEBOOK.ipynb [-p NAME=VALUE]... [-r NAME=VALUE]... -o OUT.ipynb [--cell-timeout D] [--timeout D] [--lake DIR]", `
+	fs := newFlags(std, "run", "run [--demo [--broker-addr A]] NOTEBOOK.ipynb [-p NAME=VALUE]... [-r NAME=VALUE]... -o OUT.ipynb [--cell-timeout D] [--timeout D] [--lake DIR]", `
 Run every code cell of NOTEBOOK in a fresh kernel, in order, as nbclient and
 papermill do, and write the executed notebook, with its outputs, to OUT:
 while the run goes on (a few times a second, atomically) and at its end,
@@ -72,7 +75,8 @@ Examples:
 	out := fs.String("o", "", "`OUT.ipynb`, the executed notebook to write (required)")
 	cellTimeout := fs.Duration("cell-timeout", 0, "interrupt a cell running longer than `D` and fail the run as timed out (0: no limit)")
 	timeout := fs.Duration("timeout", 0, "stop the run after `D`, kernel start included (0: no limit)")
-	demoMode := fs.Bool("demo", false, "read the demo lake (DATA_DIR/lake unless --lake), generated if absent, as serve --demo does")
+	demoMode := fs.Bool("demo", false, "read the demo lake (DATA_DIR/lake unless --lake), generated if absent, as serve --demo does; without $FLOWLAB_TAPS, the Alerts tap goes to an embedded broker")
+	brokerAddr := fs.String("broker-addr", "127.0.0.1:0", "with --demo and no $FLOWLAB_TAPS, the embedded broker's `address` (port 0 picks one)")
 	dataDir := fs.String("data-dir", "flowlab-data", "with --demo, the `dir` whose lake folder holds the demo lake")
 	lake := fs.String("lake", os.Getenv("FLOWLAB_LAKE"), "datalake root `DIR` the kernel reads (default $FLOWLAB_LAKE)")
 	kernelBin := fs.String("kernel-binary", "", "`program` that runs the kernel (default: "+kernelBinaryName+" beside this binary when from the same build, else this binary)")
@@ -111,6 +115,23 @@ Examples:
 			return err
 		}
 	}
+	// A demo run sends its alerts somewhere, as serve --demo does: to an
+	// in-process broker that lives as long as the run, unless the
+	// environment names real taps.
+	var kernelEnv []string
+	if *demoMode && os.Getenv("FLOWLAB_TAPS") == "" {
+		b, err := broker.New(broker.Options{Addr: *brokerAddr, Topics: []string{"alerts"}, Logger: log.With("component", "broker")})
+		if err != nil {
+			return fmt.Errorf("embedded broker: %w", err)
+		}
+		bctx, stopBroker := context.WithCancel(context.WithoutCancel(ctx))
+		brokerDone := make(chan error, 1)
+		go func() { brokerDone <- b.Run(bctx) }()
+		defer func() { stopBroker(); <-brokerDone }()
+		kernelEnv = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "FLOWLAB_TAPS=") })
+		kernelEnv = append(kernelEnv, fmt.Sprintf(`FLOWLAB_TAPS={"taps":{"Alerts":{"brokers":[%q],"topic":"alerts"}}}`, b.Addr()))
+		fmt.Fprintf(std.err, "flowlab run: demo: the Alerts tap goes to an embedded broker at %s (topic alerts), which stops with the run\n", b.Addr())
+	}
 	exe, err := os.Executable()
 	if err == nil {
 		exe, err = filepath.EvalSymlinks(exe)
@@ -129,7 +150,7 @@ Examples:
 	defer os.RemoveAll(runtimeDir)
 	// A run's kernel that dies fails the run: restarting it would only
 	// delay the shutdown.
-	mgr, err := kernels.New(kernels.Options{Binary: kbin.path, RuntimeDir: runtimeDir, Lake: *lake, MaxRestarts: -1, Logger: kernelLog.With("component", "kernels")})
+	mgr, err := kernels.New(kernels.Options{Binary: kbin.path, RuntimeDir: runtimeDir, Lake: *lake, Env: kernelEnv, MaxRestarts: -1, Logger: kernelLog.With("component", "kernels")})
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func runNotebookFile(t *testing.T, cells ...[2]string) string {
 func flowlabRun(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(flowlabtest.Binary(t), append([]string{"run"}, args...)...)
-	cmd.Env = flowlabtest.Env("FLOWLAB_LAKE=")
+	cmd.Env = flowlabtest.Env("FLOWLAB_LAKE=", "FLOWLAB_TAPS=")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -176,6 +176,8 @@ func TestRunCommandDemoLake(t *testing.T) {
 	in := runNotebookFile(t,
 		[2]string{`since := "LASTHOUR"`, "parameters"},
 		[2]string{"n, err := IO.Read(\"/tetration/flows\", \"PARQUET\", since).Count()\nn > 0 && err == nil", ""},
+		// Without FLOWLAB_TAPS, the demo's Alerts tap is an embedded broker.
+		[2]string{"DataTaps.SendMessage(\"from a demo run\", \"Alerts\") == nil", ""},
 	)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.ipynb")
@@ -188,6 +190,12 @@ func TestRunCommandDemoLake(t *testing.T) {
 	}
 	if o := readRunOutput(t, out).Cells[2].Outputs; len(o) != 1 || o[0].Data["text/plain"] != "true" {
 		t.Errorf("the lake cell shows %+v, want true", o)
+	}
+	if o := readRunOutput(t, out).Cells[3].Outputs; len(o) != 1 || o[0].Data["text/plain"] != "true" {
+		t.Errorf("the tap cell shows %+v, want true (the message acknowledged)", o)
+	}
+	if !strings.Contains(stderr, "embedded broker at 127.0.0.1:") {
+		t.Errorf("stderr does not name the embedded broker: %s", stderr)
 	}
 }
 

@@ -319,6 +319,11 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
+	if cfg.demo {
+		if err := ensureDemoSchedule(ctx, db, sched, tapSet != nil, log.With("component", "apps")); err != nil {
+			return err
+		}
+	}
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- sched.Run(runCtx) }()
 	// The scheduler first (it cancels its runs), then their kernels.
@@ -556,6 +561,51 @@ func loadExamples(ctx context.Context, db *sqlite.DB, svc *userapps.Service, log
 			return fmt.Errorf("load example %s: %w", e.Name(), err)
 		}
 		log.Info("example loaded as an app", "app", name)
+	}
+	return nil
+}
+
+// demoScheduledApp is the example app --demo schedules hourly, and
+// demoSchedule its schedule: five minutes past every hour (UTC), when the
+// hour before has its flows, with the threshold the demo lake's scans were
+// planted for.
+const demoScheduledApp = "lab9-scheduled-detection"
+
+var demoSchedule = userapps.Schedule{
+	Spec:       "5 * * * *",
+	TimeZone:   "UTC",
+	Enabled:    true,
+	Parameters: map[string]any{"threshold": demo.Threshold},
+}
+
+// ensureDemoSchedule gives the admin's scheduled-detection example its
+// hourly schedule, unless it has one (a schedule the proctor changed or
+// disabled is left alone). Failed runs notify the Alerts tap when taps are
+// configured.
+func ensureDemoSchedule(ctx context.Context, db *sqlite.DB, sched *scheduler.Scheduler, taps bool, log *slog.Logger) error {
+	apps, err := db.Apps(ctx, userapps.AppFilter{Owner: "admin"})
+	if err != nil {
+		return err
+	}
+	for _, a := range apps {
+		if a.Name != demoScheduledApp {
+			continue
+		}
+		have, err := db.Schedules(ctx, a.ID)
+		if err != nil || len(have) > 0 {
+			return err
+		}
+		sc := demoSchedule
+		sc.AppID = a.ID
+		sc.Parameters = map[string]any{"threshold": demo.Threshold}
+		if taps {
+			sc.AlertTap = "Alerts"
+		}
+		if sc, err = sched.CreateSchedule(ctx, sc); err != nil {
+			return fmt.Errorf("schedule example %s: %w", a.Name, err)
+		}
+		log.Info("example scheduled", "app", a.Name, "cron", sc.Spec, "next", sc.NextRun)
+		return nil
 	}
 	return nil
 }

@@ -20,6 +20,9 @@
 //     /appdata/datasink/DEVWKS-2612, talking (in every hour) to a fixed set
 //     of internal hosts.
 //
+// Beside the flows, /appdata/context holds small enrichment tables (the
+// internal ranges, network names, a geo table) for the analytics notebooks.
+//
 // Background: TCP (mostly complete connections, some failed with SYN
 // retries), UDP (DNS, NTP) and ICMP (echo). About 2% of background flows are
 // failed single-SYN attempts that do match the lab's predicate, but each
@@ -36,6 +39,7 @@ package demo
 
 import (
 	"context"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,7 +60,11 @@ import (
 // Paths the generator writes, as lake paths, and the ground-truth file
 // relative to the lake root.
 const (
-	DatasinkPath    = "/appdata/datasink/DEVWKS-2612"
+	DatasinkPath = "/appdata/datasink/DEVWKS-2612"
+	// ContextPath holds the enrichment tables the analytics notebooks read
+	// with IO.ReadRanges: internal-ranges.csv, networks.csv and geo.csv
+	// (CSV, a network per line; the geo table is fictional).
+	ContextPath     = "/appdata/context"
 	GroundTruthFile = "ground-truth.json"
 	// Threshold is the lab's port-scan threshold: a (source, destination)
 	// pair with more than Threshold distinct ports probed is a vertical
@@ -273,6 +281,9 @@ feed:
 	if err := p.writeDatasink(lake); err != nil {
 		return GroundTruth{}, err
 	}
+	if err := writeContext(o.Out); err != nil {
+		return GroundTruth{}, err
+	}
 	gt := p.groundTruth()
 	if err := writeGroundTruth(o.Out, gt); err != nil {
 		return GroundTruth{}, err
@@ -329,7 +340,7 @@ func prepareOut(o Options) error {
 		return fmt.Errorf("%w: %s already holds a demo lake (seed %d, %d hours of %d flows, %s to %s): replace it (--replace) or choose another folder (--out)",
 			datalake.ErrBadArgument, o.Out, old.Seed, old.Hours, old.FlowsPerHour, old.FirstHour, old.LastHour)
 	}
-	for _, p := range []string{flows, filepath.Join(o.Out, filepath.FromSlash(DatasinkPath)), filepath.Join(o.Out, GroundTruthFile)} {
+	for _, p := range []string{flows, filepath.Join(o.Out, filepath.FromSlash(DatasinkPath)), filepath.Join(o.Out, filepath.FromSlash(ContextPath)), filepath.Join(o.Out, GroundTruthFile)} {
 		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("demo data: replace: %w", err)
 		}
@@ -368,6 +379,31 @@ func writeSynced(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+//go:embed context/*.csv
+var contextFiles embed.FS
+
+// writeContext copies the enrichment tables into <root>/appdata/context.
+func writeContext(root string) error {
+	dir := filepath.Join(root, filepath.FromSlash(ContextPath))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("demo data: context: %w", err)
+	}
+	entries, err := contextFiles.ReadDir("context")
+	if err != nil {
+		return fmt.Errorf("demo data: context: %w", err)
+	}
+	for _, e := range entries {
+		data, err := contextFiles.ReadFile("context/" + e.Name())
+		if err != nil {
+			return fmt.Errorf("demo data: context: %w", err)
+		}
+		if err := writeSynced(filepath.Join(dir, e.Name()), data); err != nil {
+			return fmt.Errorf("demo data: context: %w", err)
+		}
+	}
+	return nil
 }
 
 // ReadGroundTruth reads the ground truth of the demo lake at root. The error

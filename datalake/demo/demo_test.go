@@ -300,3 +300,43 @@ func TestNewestHourNotInTheFuture(t *testing.T) {
 		}
 	}
 }
+
+// TestContextTables checks the enrichment tables parse and cover the
+// planted incidents' addresses as the notebooks expect.
+func TestContextTables(t *testing.T) {
+	root := t.TempDir()
+	if err := writeContext(root); err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) *datalake.Ranges {
+		f, err := os.Open(filepath.Join(root, "appdata", "context", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		r, err := datalake.ParseRanges(f)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return r
+	}
+	internal, nets, geo := read("internal-ranges.csv"), read("networks.csv"), read("geo.csv")
+	tests := []struct {
+		ip       string
+		internal bool
+		zone     string
+		country  string
+	}{
+		{"10.1.200.66", true, "internal", "internal"}, // a vertical scanner
+		{"10.0.0.13", true, "internal", "internal"},   // a web server
+		{"198.51.100.23", false, "external", "BR"},    // the external vertical scanner
+		{"203.0.113.77", false, "external", "AU"},     // the external horizontal scanner
+		{"198.18.1.5", false, "external", "NL"},       // a public web site
+		{"198.19.1.7", false, "external", "DE"},       // a partner client
+	}
+	for _, tt := range tests {
+		if internal.Contains(tt.ip) != tt.internal || nets.Get(tt.ip, "zone") != tt.zone || geo.Get(tt.ip, "country") != tt.country {
+			t.Errorf("%s: internal %v zone %q country %q; want %v %q %q", tt.ip, internal.Contains(tt.ip), nets.Get(tt.ip, "zone"), geo.Get(tt.ip, "country"), tt.internal, tt.zone, tt.country)
+		}
+	}
+}

@@ -4,6 +4,8 @@ package symbols
 
 import (
 	"github.com/flowlab/flowlab/datalake"
+	"go/constant"
+	"go/token"
 	"reflect"
 )
 
@@ -25,17 +27,28 @@ func init() {
 		"ErrReadOnly":      reflect.ValueOf(&datalake.ErrReadOnly).Elem(),
 		"ErrTooManyRows":   reflect.ValueOf(&datalake.ErrTooManyRows).Elem(),
 		"ErrUnknownPath":   reflect.ValueOf(&datalake.ErrUnknownPath).Elem(),
+		"GraphFromFrames":  reflect.ValueOf(datalake.GraphFromFrames),
 		"IO":               reflect.ValueOf(&datalake.IO).Elem(),
+		"IPNumber":         reflect.ValueOf(datalake.IPNumber),
+		"MaxRangesBytes":   reflect.ValueOf(constant.MakeFromLiteral("16777216", token.INT, 0)),
+		"MaxRangesEntries": reflect.ValueOf(constant.MakeFromLiteral("100000", token.INT, 0)),
+		"NewGraph":         reflect.ValueOf(datalake.NewGraph),
+		"ParseRanges":      reflect.ValueOf(datalake.ParseRanges),
 		"SQL":              reflect.ValueOf(datalake.SQL),
 
 		// type definitions
 		"Column":       reflect.ValueOf((*datalake.Column)(nil)),
 		"Frame":        reflect.ValueOf((*datalake.Frame)(nil)),
+		"Graph":        reflect.ValueOf((*datalake.Graph)(nil)),
+		"GraphEdge":    reflect.ValueOf((*datalake.GraphEdge)(nil)),
+		"GraphNode":    reflect.ValueOf((*datalake.GraphNode)(nil)),
 		"GroupedFrame": reflect.ValueOf((*datalake.GroupedFrame)(nil)),
 		"LakeIO":       reflect.ValueOf((*datalake.LakeIO)(nil)),
 		"QueryError":   reflect.ValueOf((*datalake.QueryError)(nil)),
+		"Ranges":       reflect.ValueOf((*datalake.Ranges)(nil)),
 		"Row":          reflect.ValueOf((*datalake.Row)(nil)),
 		"Schema":       reflect.ValueOf((*datalake.Schema)(nil)),
+		"Spell":        reflect.ValueOf((*datalake.Spell)(nil)),
 		"Stats":        reflect.ValueOf((*datalake.Stats)(nil)),
 	}
 }

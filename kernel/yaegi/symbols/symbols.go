@@ -13,10 +13,10 @@ var Symbols = map[string]map[string]reflect.Value{}
 
 //go:generate go run github.com/traefik/yaegi/cmd/yaegi extract github.com/flowlab/flowlab/kernel/display
 
-// The datalake's cell API only: IO, SQL, the frame types and the sentinel
-// errors. Configure, Open, Default, Interrupt and Shutdown stay out of reach
+// The datalake's cell API only: IO, SQL, the frame types, the graph export
+// (GEXF), the ranges tables (enrichment) and the sentinel errors. Configure, Open, Default, Interrupt and Shutdown stay out of reach
 // of cells, which could otherwise point the lake at another directory.
-//go:generate go run github.com/traefik/yaegi/cmd/yaegi extract -include ^IO$,^SQL$,^Frame$,^GroupedFrame$,^LakeIO$,^Row$,^Schema$,^Column$,^Stats$,^QueryError$,^Err github.com/flowlab/flowlab/datalake
+//go:generate go run github.com/traefik/yaegi/cmd/yaegi extract -include ^IO$,^SQL$,^Frame$,^GroupedFrame$,^LakeIO$,^Row$,^Schema$,^Column$,^Stats$,^QueryError$,^Graph$,^GraphNode$,^GraphEdge$,^Spell$,^NewGraph$,^GraphFromFrames$,^Ranges$,^ParseRanges$,^IPNumber$,^MaxRanges,^Err github.com/flowlab/flowlab/datalake
 
 // The data taps' cell API only: DataTaps, its type and the sentinel errors.
 // Configure, New, Bind and Interrupt stay out of reach of cells, which could
