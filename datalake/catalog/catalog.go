@@ -127,8 +127,8 @@ func (h *Handler) dataset(w http.ResponseWriter, r *http.Request) {
 }
 
 // Table is the answer of the schema and preview routes: a datalake.Preview
-// whose values are JSON-safe (times as RFC 3339 text, bytes and other
-// types as text, NaN and infinities as text).
+// whose values are JSON-safe: times as RFC 3339 text (DATE columns as
+// YYYY-MM-DD), bytes as hex, NaN and infinities and other types as text.
 type Table struct {
 	Path    string          `json:"path"`
 	Format  datalake.Format `json:"format"`
@@ -152,6 +152,10 @@ func table(pv datalake.Preview) Table {
 	for i, row := range pv.Rows {
 		out := make([]any, len(row))
 		for j, v := range row {
+			if d, ok := v.(time.Time); ok && j < len(pv.Columns) && pv.Columns[j].Type == "DATE" {
+				out[j] = d.Format(time.DateOnly)
+				continue
+			}
 			out[j] = jsonValue(v)
 		}
 		t.Rows[i] = out
