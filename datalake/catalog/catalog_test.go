@@ -284,3 +284,71 @@ func TestNoLake(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONLineCounts: lines longer than the reader's buffer count once, a
+// last line without a newline counts, blank lines do not.
+func TestJSONLineCounts(t *testing.T) {
+	l, _ := newLake(t)
+	long := `{"v":"` + strings.Repeat("x", 200_000) + `"}`
+	for name, c := range map[string]struct {
+		body string
+		want int64
+	}{
+		"long":       {long + "\n" + long + "\n{\"v\":\"y\"}\n", 3},
+		"no-newline": {"{\"v\":1}\n\n  \n{\"v\":2}", 2},
+		"empty":      {"", 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ds := "/appdata/lines/" + name
+			if _, err := l.Publish(ds, h11, "JSON", func(w io.Writer) error { _, err := io.WriteString(w, c.body); return err }); err != nil {
+				t.Fatal(err)
+			}
+			info, err := l.Describe(ds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Rows == nil || *info.Rows != c.want {
+				t.Errorf("rows %s, want %d", rows(info.Rows), c.want)
+			}
+		})
+	}
+}
+
+// TestConcurrentReads: the handler serves many requests at once (the row
+// count cache and the engine are shared); run with -race.
+func TestConcurrentReads(t *testing.T) {
+	l, _ := newLake(t)
+	srv := serve(t, &catalog.Handler{Lake: l})
+	errs := make(chan error, 16)
+	for i := range 16 {
+		go func() {
+			route, q := "/api/lake/dataset", url.Values{"path": {datalake.FlowsPath}}
+			if i%2 == 1 {
+				route, q = "/api/lake/preview", url.Values{"path": {datalake.FlowsPath}, "limit": {"3"}}
+			}
+			res, err := http.Get(srv.URL + route + "?" + q.Encode())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer res.Body.Close()
+			var v struct {
+				Rows json.RawMessage
+			}
+			if err := json.NewDecoder(res.Body).Decode(&v); err != nil || res.StatusCode != 200 {
+				errs <- fmt.Errorf("%s: %d %v", route, res.StatusCode, err)
+				return
+			}
+			if want := map[bool]string{false: "12", true: ""}[i%2 == 1]; want != "" && string(v.Rows) != want {
+				errs <- fmt.Errorf("%s: rows %s, want %s", route, v.Rows, want)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
