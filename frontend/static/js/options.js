@@ -48,7 +48,8 @@ const reference = [
 /**
  * optionsButton returns the toolbar button that opens the App Options
  * panel beside the notebook. insert(source) adds a code cell holding
- * source (the notebook page's own function).
+ * source (the notebook page's own function); without it (a viewer's page)
+ * the calls can be copied but not inserted.
  */
 export function optionsButton({insert}) {
   let panel = null;
