@@ -38,7 +38,7 @@ func flows(n int, hour time.Time) []datalake.Flow {
 // newLake writes a lake: /tetration/flows with two Parquet files in hour 11
 // (3 + 4 flows) and one in hour 12 (5 flows), a datasink with JSON lines in
 // hour 12, a CSV dataset, and a symbolic link pointing out of the lake.
-func newLake(t *testing.T) (*datalake.Lake, string) {
+func newLake(t testing.TB) (*datalake.Lake, string) {
 	t.Helper()
 	root := t.TempDir()
 	l, err := datalake.Open(datalake.Options{Root: root, NewEngine: duckdb.Factory(duckdb.Options{Root: root, MemoryLimit: "512MiB", Threads: 1})})
@@ -351,4 +351,38 @@ func TestConcurrentReads(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// FuzzCatalogPath: whatever ?path= a client sends, the catalog answers 200,
+// 400 or 404 with a JSON message — never 500, never a dataset outside the
+// lake (the symbolic link /appdata/escape points out of it).
+func FuzzCatalogPath(f *testing.F) {
+	for _, s := range []string{"/tetration/flows", "/tetration/../../etc", "/appdata/escape", "/appdata/x\x00", "tetration/flows",
+		"/appdata/datasink/DEVWKS-2612", "//tetration//flows/", "/tetration/flows/dt=2026-01-02", "/appdata/.hidden", "/\\etc"} {
+		f.Add(s, "")
+		f.Add(s, "202601021100")
+	}
+	l, _ := newLake(f)
+	h := &catalog.Handler{Lake: l}
+	routes := h.Routes()
+	f.Fuzz(func(t *testing.T, p, hour string) {
+		for _, route := range []string{"GET /api/lake/dataset", "GET /api/lake/preview"} {
+			q := url.Values{"path": {p}, "hour": {hour}}
+			rec := httptest.NewRecorder()
+			routes[route].ServeHTTP(rec, httptest.NewRequest("GET", "/x?"+q.Encode(), nil))
+			switch rec.Code {
+			case 200:
+				if strings.Contains(rec.Body.String(), "escape") {
+					t.Fatalf("%s %q: answered a dataset outside the lake: %s", route, p, rec.Body)
+				}
+			case 400, 404:
+			default:
+				t.Fatalf("%s %q %q: %d %s", route, p, hour, rec.Code, rec.Body)
+			}
+			var e map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
+				t.Fatalf("%s %q: not JSON: %v", route, p, err)
+			}
+		}
+	})
 }
