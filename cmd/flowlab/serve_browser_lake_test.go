@@ -27,6 +27,7 @@ var lakeBrowserSteps = []string{
 	"options/build-read",     // the panel writes IO.Read for a dataset, format and time range
 	"options/labels",         // every control of the App Options panel has an accessible name
 	"options/insert-and-run", // inserted as a new cell and pasted from the clipboard, both run and show a table
+	"options/viewer",         // a viewer's panel: the call to copy, no Insert
 	"console",                // no script errors in the browser
 }
 

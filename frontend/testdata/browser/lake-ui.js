@@ -358,8 +358,32 @@ async function focusRing(page) {
       await panel.waitFor({state: 'detached'});
       const focused = await page.evaluate(() => document.activeElement.textContent);
       check(focused === 'App Options', 'after Escape the focus is on ' + focused);
-      await apiCall('POST', `/api/apps/${app.id}/stop`);
       return {call, rows_text: inserted.slice(0, 120)};
+    });
+
+    await step('options/viewer', async () => {
+      // A viewer gets the panel to copy calls, without Insert.
+      const viewer = await apiCall('POST', '/api/users', {name: 'viewer-' + suffix, role: 'viewer'});
+      const vctx = await browser.newContext({viewport: {width: 1500, height: 950}});
+      const vpage = await vctx.newPage();
+      vpage.on('pageerror', (e) => consoleErrors.push(String(e)));
+      try {
+        await vpage.goto(base + '/?token=' + encodeURIComponent(viewer.token));
+        await vpage.getByRole('heading', {name: 'User Apps'}).waitFor();
+        await vpage.goto(`${base}/apps/${app.id}/notebook`);
+        await vpage.getByRole('button', {name: 'App Options'}).click();
+        const panel = vpage.getByRole('complementary', {name: 'App Options'});
+        await panel.getByRole('treeitem', {name: /^flows/}).click();
+        await panel.locator('.generated pre.code', {hasText: 'IO.Read("/tetration/flows", "PARQUET", "LASTHOUR")'}).waitFor();
+        check(await panel.getByRole('button', {name: 'Copy the IO.Read call'}).count() === 1, 'no Copy for the viewer');
+        const inserts = await panel.getByRole('button', {name: /as a new cell/}).count();
+        check(inserts === 0, `${inserts} Insert buttons for a viewer`);
+        const bad = await unlabelled(vpage, '#app-options');
+        check(bad.length === 0, 'controls without an accessible name: ' + bad.join(' | '));
+      } finally {
+        await vctx.close();
+      }
+      await apiCall('POST', `/api/apps/${app.id}/stop`);
     });
 
     await step('console', async () => {
