@@ -54,8 +54,9 @@ type Lake struct {
 
 	seq atomic.Int64 // names of persisted tables
 
-	schemas  schemaCache  // Parquet schema of each data file read so far
-	listings listingCache // data files of hour folders, by folder mtime
+	schemas  schemaCache   // Parquet schema of each data file read so far
+	listings listingCache  // data files of hour folders, by folder mtime
+	counts   rowCountCache // row counts of data files counted so far
 
 	traceDir func(rel string) // tests: called for every folder listed
 }

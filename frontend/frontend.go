@@ -28,7 +28,7 @@ const assetPrefix = "/static/"
 
 // clientRoutes are the first path segments the page's router handles; any
 // other path is 404 so that mistyped API-looking URLs do not answer HTML.
-var clientRoutes = map[string]bool{"": true, "apps": true, "runs": true, "taps": true, "login": true}
+var clientRoutes = map[string]bool{"": true, "apps": true, "runs": true, "taps": true, "data": true, "login": true}
 
 // securityPolicy keeps scripts to the server's own files: rich outputs of
 // notebooks (HTML from kernels) are shown, but scripts in them never run.

@@ -16,6 +16,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -29,8 +30,10 @@ import (
 	"time"
 
 	"github.com/flowlab/flowlab/datalake"
+	"github.com/flowlab/flowlab/datalake/catalog"
 	"github.com/flowlab/flowlab/datalake/datasink"
 	"github.com/flowlab/flowlab/datalake/demo"
+	"github.com/flowlab/flowlab/datalake/duckdb"
 	"github.com/flowlab/flowlab/datalake/taps"
 	"github.com/flowlab/flowlab/datalake/taps/broker"
 	"github.com/flowlab/flowlab/datalake/taps/monitor"
@@ -360,6 +363,20 @@ func serve(ctx context.Context, std streams, cfg serveConfig) error {
 		go func() { writerDone <- w.Run(runCtx) }()
 		background = append(background, func() error { return <-writerDone })
 	}
+	// The lake catalog (GET /api/lake/...): the Data Platform page and the
+	// App Options panel browse the lake read-only, through a lake of the
+	// server's own whose engine starts on the first footer or preview read.
+	cat := &catalog.Handler{Datasinks: func() []string { return cfg.sinks }, Logger: log.With("component", "catalog")}
+	if lake != "" {
+		browseLake, err := datalake.Open(datalake.Options{Root: lake, Logger: log.With("component", "catalog"),
+			NewEngine: duckdb.Factory(duckdb.Options{Root: lake, MemoryLimit: "512MiB", Threads: 2, Logger: log.With("component", "catalog")})})
+		if err != nil {
+			return err
+		}
+		defer browseLake.Close()
+		cat.Lake = browseLake
+	}
+	maps.Copy(handlers, cat.Routes())
 	ui, err := frontend.New()
 	if err != nil {
 		return fmt.Errorf("web UI: %w", err)

@@ -82,11 +82,44 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
 	}
 	list := []map[string]any{}
 	for i := range apps {
-		if userapps.Authorize(u, userapps.ActionRead, &apps[i]) == nil {
-			list = append(list, appModel(apps[i]))
+		if userapps.Authorize(u, userapps.ActionRead, &apps[i]) != nil {
+			continue
 		}
+		m := appModel(apps[i])
+		if err := s.addRunSummary(r.Context(), m, apps[i].ID); err != nil {
+			return err
+		}
+		list = append(list, m)
 	}
 	s.writeJSON(w, http.StatusOK, list)
+	return nil
+}
+
+// addRunSummary adds what the User Apps page shows beside an app to its
+// model in the list, so the page needs one request: "last_run" (the newest
+// run, or null) and "schedules" (every schedule of the app). A server
+// without schedules leaves both out.
+func (s *Server) addRunSummary(ctx context.Context, m map[string]any, appID string) error {
+	if s.opts.ScheduleStore == nil || s.opts.Schedules == nil {
+		return nil
+	}
+	runs, err := s.opts.ScheduleStore.Runs(ctx, userapps.RunFilter{AppID: appID, Limit: 1})
+	if err != nil {
+		return fmt.Errorf("runs of app %s: %w", appID, err)
+	}
+	m["last_run"] = nil
+	if len(runs) > 0 {
+		m["last_run"] = s.runModel(runs[0])
+	}
+	scheds, err := s.opts.ScheduleStore.Schedules(ctx, appID)
+	if err != nil {
+		return fmt.Errorf("schedules of app %s: %w", appID, err)
+	}
+	list := []map[string]any{}
+	for _, sc := range scheds {
+		list = append(list, s.scheduleModel(sc))
+	}
+	m["schedules"] = list
 	return nil
 }
 

@@ -168,3 +168,86 @@ func mustZone(t *testing.T, name string) *time.Location {
 	}
 	return loc
 }
+
+// TestAppsListRunSummary: GET /api/apps carries each app's newest run and
+// its schedules, so the User Apps page needs one request.
+func TestAppsListRunSummary(t *testing.T) {
+	srv, _, sched := newAppServerScheduler(t)
+	ids := map[string]string{}
+	for _, name := range []string{"quiet", "busy"} {
+		status, body := call(t, srv, "t-alice", "POST", "/api/apps", map[string]any{"name": name})
+		if status != 201 {
+			t.Fatalf("create %s: %d %s", name, status, body)
+		}
+		ids[name] = jsonField(t, body, "id")
+	}
+	busy := "/api/apps/" + ids["busy"]
+	if status, body := call(t, srv, "t-alice", "POST", busy+"/schedules", map[string]any{"cron": "0 6 * * 1-5", "time_zone": "Europe/Berlin"}); status != 201 {
+		t.Fatalf("schedule: %d %s", status, body)
+	}
+	for range 2 {
+		if status, body := call(t, srv, "t-alice", "POST", busy+"/runs", map[string]any{}); status != 201 {
+			t.Fatalf("run now: %d %s", status, body)
+		}
+	}
+	if err := sched.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sched.Wait()
+	runs := []struct{ ID string }{}
+	_, body := call(t, srv, "t-alice", "GET", busy+"/runs", nil)
+	if err := json.Unmarshal([]byte(body), &runs); err != nil || len(runs) != 2 {
+		t.Fatalf("runs: %v %s", err, body)
+	}
+
+	type summary struct {
+		ID      string
+		LastRun *struct {
+			ID, Status, Trigger string
+		} `json:"last_run"`
+		Schedules []struct {
+			Cron     string
+			TimeZone string   `json:"time_zone"`
+			NextRuns []string `json:"next_runs"`
+		}
+	}
+	for _, c := range []struct {
+		token string
+		want  map[string]string
+	}{
+		{"t-alice", map[string]string{"quiet": "run <nil> schedules []", "busy": "run " + runs[0].ID + " succeeded manual schedules [0 6 * * 1-5 Europe/Berlin 5]"}},
+		{"t-view", map[string]string{"quiet": "run <nil> schedules []", "busy": "run " + runs[0].ID + " succeeded manual schedules [0 6 * * 1-5 Europe/Berlin 5]"}},
+		{"t-bob", map[string]string{}},
+	} {
+		t.Run(c.token, func(t *testing.T) {
+			status, body := call(t, srv, c.token, "GET", "/api/apps", nil)
+			var list []summary
+			if err := json.Unmarshal([]byte(body), &list); status != 200 || err != nil {
+				t.Fatalf("%d %s: %v", status, body, err)
+			}
+			got := map[string]string{}
+			for _, a := range list {
+				s := "run <nil>"
+				if a.LastRun != nil {
+					s = fmt.Sprintf("run %s %s %s", a.LastRun.ID, a.LastRun.Status, a.LastRun.Trigger)
+				}
+				var sc []string
+				for _, x := range a.Schedules {
+					sc = append(sc, fmt.Sprintf("%s %s %d", x.Cron, x.TimeZone, len(x.NextRuns)))
+				}
+				s += fmt.Sprintf(" schedules %v", sc)
+				if sc == nil {
+					s = strings.TrimSuffix(s, "[]") + "[]"
+				}
+				for name, id := range ids {
+					if id == a.ID {
+						got[name] = s
+					}
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Errorf("\n got %v\nwant %v", got, c.want)
+			}
+		})
+	}
+}

@@ -1,7 +1,7 @@
 // The User Apps page: every app the user may read, with its state, owner,
-// last run and schedules; create (blank or from an example), open, Save &
-// Checkpoint, Stop, Run now, delete. Rows refresh in place every few
-// seconds, so the keyboard focus stays where it was.
+// last run and schedules (all in GET /api/apps); create (blank or from an
+// example), open, Save & Checkpoint, Stop, Run now, delete. Rows refresh in
+// place every few seconds, so the keyboard focus stays where it was.
 
 import {api, path} from './api.js';
 import {h, field, errorBox, notify, confirmDialog, syncRows, poller, when} from './dom.js';
@@ -45,14 +45,8 @@ export async function render(main, _params, ctx) {
       pageErr.show(e);
       return 10000;
     }
-    // The list does not carry runs and schedules: one call each per app.
-    const extra = await Promise.all(apps.map(async (a) => {
-      const [runs, schedules] = await Promise.all([
-        api('GET', path('api', 'apps', a.id, 'runs') + '?limit=1').catch(() => []),
-        api('GET', path('api', 'apps', a.id, 'schedules')).catch(() => []),
-      ]);
-      return {app: a, lastRun: runs[0] || null, schedules};
-    }));
+    // The list carries each app's last run and schedules: one request.
+    const extra = apps.map((a) => ({app: a, lastRun: a.last_run || null, schedules: a.schedules || []}));
     empty.hidden = apps.length > 0;
     syncRows(tbody, extra, (x) => x.app.id, (x) => appRow(x, ctx, canAct, () => refresh.now()), updateRow);
     return 5000;

@@ -13,6 +13,7 @@ const routes = [
   [/^\/apps\/([^/]+)\/runs\/?$/, () => import('./runs.js'), 'runs'],
   [/^\/apps\/([^/]+)\/runs\/([^/]+)\/?$/, () => import('./run.js'), 'runs'],
   [/^\/runs\/?$/, () => import('./runs.js'), 'runs'],
+  [/^\/data\/?$/, () => import('./lake.js'), 'data'],
   [/^\/taps\/?$/, () => import('./taps.js'), 'taps'],
   [/^\/taps\/([^/]+)\/?$/, () => import('./monitor.js'), 'taps'],
   [/^\/taps\/([^/]+)\/proctor\/?$/, () => import('./monitor.js'), 'taps'],

@@ -12,6 +12,7 @@ import {renderData, renderOutput, text, executionCount, stripANSI} from './outpu
 import {markdown} from './markdown.js';
 import {Kernel} from './kernel.js';
 import {stateBadge} from './apps.js';
+import {optionsButton} from './options.js';
 
 const maxStreamChars = 200000; // per stream output kept on the page
 
@@ -321,7 +322,8 @@ export async function render(main, [id], ctx) {
       canEdit ? [
         h('button', {type: 'button', onclick: save, title: 'Ctrl+S'}, 'Save & Checkpoint'),
         h('button', {type: 'button', onclick: () => insertCell(lastFocused, 'code')}, 'Add code cell'),
-        h('button', {type: 'button', onclick: () => insertCell(lastFocused, 'markdown')}, 'Add Markdown cell')] : null),
+        h('button', {type: 'button', onclick: () => insertCell(lastFocused, 'markdown')}, 'Add Markdown cell')] : null,
+      optionsButton({insert: canEdit ? (src) => { const c = insertCell(lastFocused, 'code'); c.editor.value = src; c.editor.dispatchEvent(new Event('input')); } : null})),
     h('p', {class: 'sub keys'}, 'Shift+Enter runs a cell and moves on, Ctrl+Enter runs it in place, Ctrl+S saves. In a cell Tab indents; press Escape first to move on with Tab.'));
 
   for (const c of nb.cells) {
