@@ -53,6 +53,8 @@ fi
 
 step "go vet"
 go vet ./...
+# The kernel-only build's files, tests included, must keep compiling.
+go vet -tags kernelonly ./cmd/flowlab
 
 if [[ -d .git ]] && ! $short; then
 	step "go generate is up to date"
