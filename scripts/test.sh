@@ -43,6 +43,8 @@ if ! $short; then
 	step "npm packages"
 	./scripts/npm-deps.sh
 	./scripts/npm-deps.sh frontend/testdata/browser
+	# esbuild and CodeMirror: `go generate ./frontend` rebuilds the editor bundle.
+	./scripts/npm-deps.sh frontend/editor
 fi
 
 step "gofmt"
@@ -55,6 +57,7 @@ step "go vet"
 go vet ./...
 
 if [[ -d .git ]] && ! $short; then
+	# Includes the web UI's editor bundle (frontend/editor/build.sh).
 	step "go generate is up to date"
 	go generate ./...
 	if ! git diff --exit-code --stat; then
