@@ -40,7 +40,6 @@ const beforeName = /[\w.]$/;
  */
 export function createEditor(parent, opts) {
   const lang = new Compartment();
-  const label = new Compartment();
   const ro = new Compartment();
   let escaped = false; // Escape, then Tab / Shift+Tab move the focus
 
@@ -103,7 +102,7 @@ export function createEditor(parent, opts) {
         autocompletion({override: [kernelSource], activateOnTyping: false, defaultKeymap: true, closeOnBlur: true, icons: false}),
         keymap.of([...historyKeymap, ...defaultKeymap]),
         lang.of(opts.language === 'go' ? go() : []),
-        label.of(EditorView.contentAttributes.of({'aria-label': opts.label || 'editor'})),
+        EditorView.contentAttributes.of({'aria-label': opts.label || 'editor'}),
         ro.of([EditorState.readOnly.of(!!opts.readOnly), EditorView.editable.of(!opts.readOnly)]),
         EditorView.updateListener.of((u) => {
           if (u.docChanged && opts.onChange) opts.onChange();
@@ -124,7 +123,9 @@ export function createEditor(parent, opts) {
     set value(s) { view.dispatch({changes: {from: 0, to: view.state.doc.length, insert: s}}); },
     focus() { view.focus(); },
     setLanguage(name) { view.dispatch({effects: lang.reconfigure(name === 'go' ? go() : [])}); },
-    setLabel(s) { view.dispatch({effects: label.reconfigure(EditorView.contentAttributes.of({'aria-label': s}))}); },
+    // The label changes when cells move: set on the element, not by
+    // reconfiguring the state (CodeMirror leaves attributes it did not set alone).
+    setLabel(s) { view.contentDOM.setAttribute('aria-label', s); },
     /** cursor is the cursor's offset (UTF-16 code units). */
     get cursor() { return view.state.selection.main.head; },
     destroy() { view.destroy(); },

@@ -63,6 +63,42 @@ export function cellEditor(parent, opts) {
 }
 
 /**
+ * lazyCellEditor is cellEditor built when first needed, so that a notebook
+ * of many cells is interactive without building every editor first:
+ * until then the cell's text shows in a focusable placeholder with the
+ * same label, which becomes the editor (with the focus) when it is
+ * focused or clicked, or when the page calls upgrade() (when idle).
+ */
+export function lazyCellEditor(parent, opts) {
+  let ed = null;
+  let text = opts.doc || '';
+  let label = opts.label;
+  let lang = opts.language;
+  const ph = h('pre', {class: 'cell-placeholder', tabIndex: 0, role: 'textbox', 'aria-multiline': 'true', 'aria-label': label, 'aria-readonly': opts.readOnly ? 'true' : null}, text);
+  parent.append(ph);
+  const upgrade = (focus) => {
+    if (!ed) {
+      ph.remove();
+      ed = cellEditor(parent, {...opts, doc: text, label, language: lang});
+    }
+    if (focus) ed.focus();
+    return ed;
+  };
+  ph.addEventListener('focus', () => upgrade(true));
+  ph.addEventListener('mousedown', (e) => { e.preventDefault(); upgrade(true); });
+  return {
+    dom: parent,
+    get value() { return ed ? ed.value : text; },
+    set value(s) { if (ed) ed.value = s; else { text = s; ph.textContent = s; } },
+    focus() { upgrade(true); },
+    upgrade() { upgrade(false); },
+    setLanguage(l) { lang = l; if (ed) ed.setLanguage(l); },
+    setLabel(s) { label = s; if (ed) ed.setLabel(s); else ph.setAttribute('aria-label', s); },
+    destroy() { if (ed) ed.destroy(); },
+  };
+}
+
+/**
  * showDoc shows inspection's text in panel: null says nothing was found,
  * undefined hides the panel.
  */

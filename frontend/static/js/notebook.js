@@ -58,9 +58,9 @@ export async function render(main, [id], ctx) {
     status.textContent = `Kernel: ${status.dataset.state}${reconnected}`;
     notify('Reconnected to the kernel; output sent while the connection was down follows.');
   }});
-  let nb, cellEditor;
+  let nb, cellEditor, lazyCellEditor;
   try {
-    [nb, {cellEditor}] = await Promise.all([loadNotebook(app), editorModule]);
+    [nb, {cellEditor, lazyCellEditor}] = await Promise.all([loadNotebook(app), editorModule]);
   } catch (e) { kernel.close(); throw e; }
   let dirty = false;
   const markDirty = () => { dirty = true; };
@@ -71,7 +71,7 @@ export async function render(main, [id], ctx) {
   let lastFocused = null;
 
   // ---- cells ----
-  function makeCell(c) {
+  function makeCell(c, lazy = false) {
     const cell = {
       type: c.cell_type === 'markdown' ? 'markdown' : c.cell_type === 'raw' ? 'raw' : 'code',
       id: c.id || crypto.randomUUID().slice(0, 8),
@@ -81,7 +81,7 @@ export async function render(main, [id], ctx) {
     };
     const editorBox = h('div', {class: 'source mono'});
     const docPanel = h('div', {class: 'doc-panel', role: 'region', 'aria-label': 'documentation', hidden: true});
-    const editor = cellEditor(editorBox, {
+    const editor = (lazy ? lazyCellEditor : cellEditor)(editorBox, {
       doc: text(c.source),
       label: 'cell source',
       language: cell.type === 'code' ? 'go' : 'plain',
@@ -351,11 +351,24 @@ export async function render(main, [id], ctx) {
   head.querySelector('.toolbar').append(h('button', {type: 'button', class: 'quiet', onclick: showShortcuts, 'aria-keyshortcuts': '?'}, 'Keyboard shortcuts'));
 
   for (const c of nb.cells) {
-    const cell = makeCell(c);
+    const cell = makeCell(c, true);
     cells.push(cell);
     body.append(cell.el);
   }
   cells.forEach(refreshCell);
+  // The cells' editors are built after the first paint, a few at a time
+  // while the page is idle (a focused or clicked cell gets its own at once).
+  const pendingEditors = cells.slice();
+  const idle = window.requestIdleCallback ? (f) => requestIdleCallback(f, {timeout: 100}) : (f) => setTimeout(f, 16);
+  const buildEditors = () => {
+    const t0 = performance.now();
+    while (pendingEditors.length && performance.now() - t0 < 10) {
+      const c = pendingEditors.shift();
+      if (cells.includes(c)) c.editor.upgrade();
+    }
+    if (pendingEditors.length) idle(buildEditors);
+  };
+  idle(buildEditors);
   if (!cells.length && canEdit) insertCell(null, 'code');
   dirty = false;
 
