@@ -17,7 +17,7 @@ var notebookBrowserSteps = []string{
 	"notebook/setup",                // log in, a new app with its kernel up
 	"notebook/interactive",          // five loads: the first cell editable and the kernel idle within 1 s each
 	"notebook/highlight",            // Go keywords, strings and comments coloured; Shift+Enter runs and moves on
-	"notebook/complete",             // IO.Re, Tab: Read offered in a list the arrows move through, Enter accepts; it runs
+	"notebook/complete",             // fmt.Sp, Tab: a list the arrows move through, Enter accepts; IO.Re, Tab: Read offered and accepted; it runs
 	"notebook/inspect",              // Shift+Tab on IO.Read shows its documentation; Escape hides it
 	"notebook/display-update",       // display.Show then display.Update: one output, the final value
 	"notebook/big-table",            // a 100,000-row frame shows its total; 100,000 rows of HTML and JSON are cut to 1,000 with the total; the page answers

@@ -100,20 +100,31 @@ function median(xs) {
     });
 
     await step('notebook/complete', async () => {
+      // Several candidates: the arrows move the selection, Escape closes the list.
+      await page.keyboard.type('fmt.Sp');
+      await page.keyboard.press('Tab');
+      const many = page.getByRole('listbox');
+      await many.waitFor();
+      const fmtOptions = (await many.getByRole('option').allInnerTexts()).map((o) => o.trim());
+      check(['Sprint', 'Sprintf', 'Sprintln'].every((o) => fmtOptions.includes(o)), 'completions of fmt.Sp: ' + fmtOptions.join(', '));
+      const sel = async () => (await many.locator('[role=option][aria-selected=true]').innerText()).trim();
+      const first = await sel();
+      await page.keyboard.press('ArrowDown');
+      const second = await sel();
+      check(second !== first && fmtOptions.indexOf(second) === fmtOptions.indexOf(first) + 1, `ArrowDown moved the selection from ${first} to ${second}`);
+      await page.keyboard.press('Enter');
+      await many.waitFor({state: 'detached'});
+      check(await editorText(page, 2) === 'fmt.' + second, 'accepted ' + await editorText(page, 2));
+      await page.keyboard.press('Control+a');
+      await page.keyboard.press('Backspace');
+      // The acceptance's case: a cell-API name.
       await page.keyboard.type('IO.Re');
       await page.keyboard.press('Tab');
       const list = page.getByRole('listbox');
       await list.waitFor();
       const options = await list.getByRole('option').allInnerTexts();
       check(options.map((o) => o.trim()).includes('Read'), 'completions offered: ' + options.join(', '));
-      // The list is navigable by keyboard: the selection follows the arrows.
       const selected = async () => (await list.locator('[role=option][aria-selected=true]').innerText()).trim();
-      const first = await selected();
-      if (options.length > 1) {
-        await page.keyboard.press('ArrowDown');
-        check(await selected() !== first, 'ArrowDown did not move the selection');
-        await page.keyboard.press('ArrowUp');
-      }
       const idx = options.findIndex((o) => o.trim() === 'Read');
       for (let i = 0; i < idx; i++) await page.keyboard.press('ArrowDown');
       check(await selected() === 'Read', 'selected ' + await selected());
@@ -129,7 +140,7 @@ function median(xs) {
       const out = (await outputsText(page, 2)).trim();
       const m = /^\((\d+), <nil>\)$/.exec(out); // Count returns (rows, error)
       check(m && Number(m[1]) > 0, 'IO.Read(...).Count() gave ' + out);
-      return {options, rows_last_hour: Number(m[1])};
+      return {fmt_sp: fmtOptions, io_re: options, rows_last_hour: Number(m[1])};
     });
 
     await step('notebook/inspect', async () => {
