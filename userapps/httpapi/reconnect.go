@@ -37,8 +37,9 @@ type ReconnectBuffers struct {
 	// MaxBytes bounds the kernel messages (content, metadata, buffers)
 	// kept per dropped session; zero means DefaultReconnectBytes.
 	MaxBytes int
-	// AfterFunc schedules the end of a Window (the clock); nil means
-	// time.AfterFunc.
+	// AfterFunc schedules the end of a Window (the clock): it calls f
+	// after d, never before it returns, and its result cancels that; nil
+	// means time.AfterFunc.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 	// Logger receives what is kept and dropped; nil discards.
 	Logger *slog.Logger
