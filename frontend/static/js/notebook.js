@@ -200,6 +200,7 @@ export async function render(main, [id], ctx) {
   }
 
   const cellOutputs = new Map(); // cell → nbformat outputs
+  const streamRedraw = new Map(); // stream element → its output, to show soon
 
   function appendOutput(cell, o, live, displayID) {
     const list = cellOutputs.get(cell) || [];
@@ -209,7 +210,11 @@ export async function render(main, [id], ctx) {
       // Streams of the same name continue the same block, as in Jupyter.
       last.text = text(last.text) + text(o.text);
       if (last.text.length > maxStreamChars) last.text = '…(earlier output dropped)…\n' + last.text.slice(-maxStreamChars);
-      cell.outputs.lastElementChild.textContent = stripANSI(last.text);
+      // A cell printing many lines sends many messages: the page shows
+      // their text at most every 40 ms, not once per message.
+      const el = cell.outputs.lastElementChild;
+      if (!streamRedraw.has(el)) setTimeout(() => { el.textContent = stripANSI(streamRedraw.get(el).text); streamRedraw.delete(el); }, 40);
+      streamRedraw.set(el, last);
       return;
     }
     const stored = o.output_type === 'stream' ? {...o, text: text(o.text)} : o;
