@@ -24,6 +24,7 @@ var notebookBrowserSteps = []string{
 	"notebook/reconnect",            // the network cut while a cell prints: after the reconnect every line is there once, in order; the status says so
 	"notebook/labels",               // every control on the page has an accessible name
 	"notebook/shortcuts-help",       // "?" lists the shortcuts; Escape returns the focus; "?" in a cell is text
+	"notebook/markdown-cell",        // Tab in a Markdown cell indents (no completion); Shift+Enter renders it
 	"notebook/portscan-by-keyboard", // the Portscan detector lab opened and run by keyboard only: the planted scanners in its tables; focus visible; Ctrl+Shift+Enter reruns all
 	"notebook/console",              // no script errors in the browser
 }

@@ -42,6 +42,7 @@ export function createEditor(parent, opts) {
   const lang = new Compartment();
   const ro = new Compartment();
   let escaped = false; // Escape, then Tab / Shift+Tab move the focus
+  let language = opts.language; // completion and inspection in Go only
 
   const kernelSource = async (ctx) => {
     if (!ctx.explicit || !opts.complete) return null;
@@ -72,13 +73,13 @@ export function createEditor(parent, opts) {
       if (completionStatus(view.state) === 'active') return acceptCompletion(view);
       const sel = view.state.selection.main;
       const before = view.state.doc.sliceString(Math.max(0, sel.head - 1), sel.head);
-      if (sel.empty && beforeName.test(before) && opts.complete) return startCompletion(view);
+      if (language === 'go' && sel.empty && beforeName.test(before) && opts.complete) return startCompletion(view);
       return insertTab(view);
     }},
     {key: 'Shift-Tab', run: (view) => {
       if (escaped) return false;
       const sel = view.state.selection.main;
-      if (sel.empty && opts.inspect) {
+      if (language === 'go' && sel.empty && opts.inspect) {
         opts.inspect(view.state.doc.toString(), sel.head);
         return true;
       }
@@ -122,7 +123,7 @@ export function createEditor(parent, opts) {
     get value() { return view.state.doc.toString(); },
     set value(s) { view.dispatch({changes: {from: 0, to: view.state.doc.length, insert: s}}); },
     focus() { view.focus(); },
-    setLanguage(name) { view.dispatch({effects: lang.reconfigure(name === 'go' ? go() : [])}); },
+    setLanguage(name) { language = name; view.dispatch({effects: lang.reconfigure(name === 'go' ? go() : [])}); },
     // The label changes when cells move: set on the element, not by
     // reconfiguring the state (CodeMirror leaves attributes it did not set alone).
     setLabel(s) { view.contentDOM.setAttribute('aria-label', s); },

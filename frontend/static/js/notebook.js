@@ -1,6 +1,9 @@
 // The notebook page of an app: code and Markdown cells over the app's
-// kernel. Shift+Enter runs a cell and moves on, Ctrl+Enter runs it in
-// place, Ctrl+S saves; run all, interrupt, restart, Save & Checkpoint;
+// kernel, edited in CodeMirror (codecell.js: Go highlighting, completion
+// on Tab and inspection on Shift+Tab through the kernel). Shift+Enter
+// runs a cell and moves on, Ctrl+Enter runs it in place, Ctrl+Shift+Enter
+// runs all, Ctrl+S saves, "?" lists the shortcuts (shortcuts.js); run
+// all, interrupt, restart, Save & Checkpoint;
 // outputs stream in as the kernel sends them (text, HTML tables, images,
 // Markdown, errors with tracebacks, displays updated in place), with the
 // execution count of each cell and the kernel's status. Edits are kept

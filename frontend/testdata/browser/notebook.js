@@ -45,7 +45,7 @@ function median(xs) {
   // waitRun waits until cell i has finished running ([n], not [*] or [ ]).
   const waitRun = (p, i, timeout = 60000) => cell(p, i).locator('.prompt').filter({hasText: /^\[\d+\]$/}).waitFor({timeout});
   // (A cell's editor is built when the page is idle; until then its text is in a placeholder.)
-  const editorText = (p, i) => editor(p, i).evaluate((el) => el.querySelector('.cm-line') ? [...el.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n') : el.textContent);
+  const editorText = (p, i, type = 'code') => editor(p, i, type).evaluate((el) => el.querySelector('.cm-line') ? [...el.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n') : el.textContent);
 
   try {
     let app;
@@ -304,6 +304,26 @@ function median(xs) {
       await page.keyboard.type('?');
       check(await page.getByRole('dialog').count() === 0 && await editorText(page, n) === '?', 'a "?" typed in a cell opened the help');
       await page.keyboard.press('Backspace');
+    });
+
+    await step('notebook/markdown-cell', async () => {
+      // In a Markdown cell Tab indents (no kernel completion); Shift+Enter renders it.
+      const n = await page.locator('.notebook > .cell').count();
+      await editor(page, n).focus();
+      await page.getByRole('button', {name: 'Add Markdown cell'}).click();
+      const md = editor(page, n + 1, 'markdown');
+      await md.waitFor();
+      check(await page.evaluate(() => document.activeElement.getAttribute('aria-label')) === `cell ${n + 1} source (markdown)`, 'the new Markdown cell has not the focus');
+      await page.keyboard.type('IO.Re');
+      await page.keyboard.press('Tab');
+      await page.waitForTimeout(300);
+      check(await page.getByRole('listbox').count() === 0, 'Tab in a Markdown cell asked for completions');
+      const mdText = await editorText(page, n + 1, 'markdown');
+      check(mdText === 'IO.Re\t', 'Tab in a Markdown cell gave ' + JSON.stringify(mdText));
+      await page.keyboard.press('Backspace');
+      await page.keyboard.insertText(' *is* read');
+      await page.keyboard.press('Shift+Enter');
+      await cell(page, n + 1).locator('.rendered em', {hasText: 'is'}).waitFor();
     });
 
     await step('notebook/portscan-by-keyboard', async () => {
