@@ -20,6 +20,11 @@ import (
 	"strings"
 )
 
+// The notebook editor's bundle (static/vendor/editor.js) is generated from
+// frontend/editor; CI regenerates it and fails on a difference.
+//
+//go:generate bash editor/build.sh
+
 //go:embed static
 var static embed.FS
 

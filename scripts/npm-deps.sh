@@ -4,6 +4,7 @@
 # already holds exactly that lock file's packages:
 #   userapps/httpapi/testdata/node   @jupyterlab/services and ws (the default)
 #   frontend/testdata/browser        playwright-core (the browser tests)
+#   frontend/editor                  CodeMirror and esbuild (the notebook editor's bundle)
 # Safe to run concurrently (flock); the Go tests that need the packages run
 # it themselves, so a fresh clone works.
 #

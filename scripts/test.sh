@@ -43,6 +43,8 @@ if ! $short; then
 	step "npm packages"
 	./scripts/npm-deps.sh
 	./scripts/npm-deps.sh frontend/testdata/browser
+	# esbuild and CodeMirror: `go generate ./frontend` rebuilds the editor bundle.
+	./scripts/npm-deps.sh frontend/editor
 fi
 
 step "gofmt"
@@ -57,6 +59,7 @@ go vet ./...
 go vet -tags kernelonly ./cmd/flowlab
 
 if [[ -d .git ]] && ! $short; then
+	# Includes the web UI's editor bundle (frontend/editor/build.sh).
 	step "go generate is up to date"
 	go generate ./...
 	if ! git diff --exit-code --stat; then

@@ -206,6 +206,11 @@ func (e *Executor) describeMember(chain string) (decl, docText, extra string) {
 		if m, ok := mt.MethodByName(name); ok {
 			decl = fmt.Sprintf("func (%s) %s%s", e.unversion(mt.String()), name, strings.TrimPrefix(m.Type.String(), "func"))
 			if named := st; named.PkgPath() != "" {
+				// flowlab's packages document their methods in the generated
+				// table (IO.Read → datalake's LakeIO.Read), the standard library in GOROOT.
+				if d, ok := cellDocs[named.PkgPath()][named.Name()+"."+name]; ok {
+					return d.Decl, d.Doc, ""
+				}
 				if d, dd, ok := stdDoc(named.PkgPath(), named.Name()+"."+name); ok {
 					return d, dd, ""
 				}

@@ -44,6 +44,13 @@ type ChannelsOptions struct {
 	Activity func()
 	// Logger receives diagnostics; nil discards.
 	Logger *slog.Logger
+	// Reconnect, when set, keeps the session of a websocket that drops
+	// (keyed by KernelID and SessionID) and replays the kernel's messages
+	// for it when the session reconnects; nil closes the kernel connection
+	// with the websocket.
+	Reconnect *ReconnectBuffers
+	// KernelID names the kernel for Reconnect.
+	KernelID string
 }
 
 // ServeChannels upgrades the request to the kernel websocket
@@ -69,48 +76,64 @@ func ServeChannels(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 	conn.SetReadLimit(64 << 20)
 	v1 := conn.Subprotocol() == ProtocolV1
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	dialCtx, dialCancel := context.WithTimeout(ctx, 30*time.Second)
-	client, err := jupyter.Dial(dialCtx, opts.Connection, jupyter.ClientOptions{Logger: log})
-	if err == nil {
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	dial := func(ctx context.Context) (*jupyter.Client, error) {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		client, err := jupyter.Dial(ctx, opts.Connection, jupyter.ClientOptions{Logger: log})
+		if err != nil {
+			return nil, err
+		}
 		// A new iopub subscription misses what is published before it is in
 		// place; wait until it is, so the browser's first cell loses nothing.
-		if err = client.WaitReady(dialCtx); err != nil {
+		if err := client.WaitReady(ctx); err != nil {
 			client.Close()
+			return nil, err
 		}
+		return client, nil
 	}
-	dialCancel()
+	kc, replay, err := opts.Reconnect.attach(ctx, opts.KernelID, opts.SessionID, cancel, dial)
 	if err != nil {
 		conn.Close(websocket.StatusInternalError, "the kernel is not reachable")
 		return fmt.Errorf("kernel websocket: connect to the kernel: %w", err)
 	}
-	defer client.Close()
 	activity := opts.Activity
 	if activity == nil {
 		activity = func() {}
 	}
-	b := &bridge{conn: conn, client: client, v1: v1, session: opts.SessionID, log: log, activity: activity}
+	b := &bridge{conn: conn, client: kc.client, msgs: kc.msgs, v1: v1, session: opts.SessionID, log: log, activity: activity}
 
 	errc := make(chan error, 3)
 	go func() { errc <- b.fromBrowser(ctx) }()
-	go func() { errc <- b.toBrowser(ctx, opts.Events, opts.Done) }()
+	go func() { errc <- b.toBrowser(ctx, replay, opts.Events, opts.Done) }()
 	go func() { errc <- b.keepAlive(ctx) }()
 	err = <-errc
-	cancel()
+	cancel(nil)
 	<-errc
 	<-errc
 	// Browsers close with no status code when a page calls ws.close() (as
 	// @jupyterlab/services does on every reconnect and dispose): 1005 is a
 	// normal end too.
 	status := websocket.CloseStatus(err)
-	if status == websocket.StatusNormalClosure || status == websocket.StatusGoingAway || status == websocket.StatusNoStatusRcvd || errors.Is(err, context.Canceled) {
+	closed := status == websocket.StatusNormalClosure || status == websocket.StatusGoingAway || status == websocket.StatusNoStatusRcvd
+	takenOver := errors.Is(context.Cause(ctx), errTakenOver)
+	// A websocket that dropped (no close from the browser, a failed write,
+	// an unanswered ping) or that a reconnect replaced keeps its session
+	// for the reconnect; a closed one, or one whose kernel is gone, does not.
+	park := takenOver || !closed && !errors.Is(err, errKernelGone) && parent.Err() == nil
+	opts.Reconnect.release(kc, park, b.unsent)
+	if closed || takenOver || errors.Is(err, errKernelGone) || errors.Is(err, context.Canceled) {
 		conn.Close(websocket.StatusNormalClosure, "")
 		return nil
 	}
 	conn.Close(websocket.StatusInternalError, "bridge stopped")
 	return err
 }
+
+// errKernelGone ends a bridge whose kernel stopped for good.
+var errKernelGone = errors.New("the kernel is gone")
 
 // The browser side's liveness: a write that cannot complete within
 // wsWriteTimeout (a browser that stopped reading, a dead network path)
@@ -128,6 +151,8 @@ var (
 type bridge struct {
 	conn     *websocket.Conn
 	client   *jupyter.Client
+	msgs     <-chan *jupyter.Message // the kernel's messages (kernelConn.msgs)
+	unsent   []*jupyter.Message      // taken from msgs, not delivered when the bridge ended
 	v1       bool
 	session  string
 	log      *slog.Logger
@@ -158,30 +183,24 @@ func (b *bridge) fromBrowser(ctx context.Context) error {
 	}
 }
 
-// toBrowser forwards the kernel's messages, and the lifecycle states the
-// server announces, to the browser.
-func (b *bridge) toBrowser(ctx context.Context, events <-chan string, done <-chan struct{}) error {
-	msgs := make(chan *jupyter.Message, 64)
-	recvErr := make(chan error, 1)
-	go func() {
-		for {
-			m, err := b.client.Recv(ctx)
-			if err != nil {
-				recvErr <- err
-				return
-			}
-			select {
-			case msgs <- m:
-			case <-ctx.Done():
-				recvErr <- ctx.Err()
-				return
-			}
+// toBrowser forwards the kernel's messages, first those replayed for a
+// reconnect, and the lifecycle states the server announces, to the
+// browser. A message it could not deliver is left in b.unsent.
+func (b *bridge) toBrowser(ctx context.Context, replay []*jupyter.Message, events <-chan string, done <-chan struct{}) error {
+	for i, m := range replay {
+		if err := b.forward(ctx, m); err != nil {
+			b.unsent = replay[i:]
+			return err
 		}
-	}()
+	}
 	for {
 		var m *jupyter.Message
 		select {
-		case m = <-msgs:
+		case m1, ok := <-b.msgs:
+			if !ok {
+				return fmt.Errorf("kernel connection: %w", jupyter.ErrClosed)
+			}
+			m = m1
 		case state, ok := <-events:
 			if !ok {
 				events = nil
@@ -197,29 +216,35 @@ func (b *bridge) toBrowser(ctx context.Context, events <-chan string, done <-cha
 				}
 				_ = b.write(ctx, typ, data)
 			}
-			return context.Canceled
-		case err := <-recvErr:
-			return err
+			return errKernelGone
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if m.Channel == jupyter.Heartbeat {
-			continue
-		}
-		b.activity()
-		kind, data, err := encodeFrame(b.v1, m)
-		if err != nil {
-			b.log.Warn("dropping a kernel message", "type", m.Type(), "err", err)
-			continue
-		}
-		typ := websocket.MessageText
-		if kind == binaryFrame {
-			typ = websocket.MessageBinary
-		}
-		if err := b.write(ctx, typ, data); err != nil {
+		if err := b.forward(ctx, m); err != nil {
+			if m.Channel == jupyter.IOPub || m.Channel == jupyter.Shell || m.Channel == jupyter.Control {
+				b.unsent = []*jupyter.Message{m}
+			}
 			return err
 		}
 	}
+}
+
+// forward sends one kernel message to the browser.
+func (b *bridge) forward(ctx context.Context, m *jupyter.Message) error {
+	if m.Channel == jupyter.Heartbeat {
+		return nil
+	}
+	b.activity()
+	kind, data, err := encodeFrame(b.v1, m)
+	if err != nil {
+		b.log.Warn("dropping a kernel message", "type", m.Type(), "err", err)
+		return nil
+	}
+	typ := websocket.MessageText
+	if kind == binaryFrame {
+		typ = websocket.MessageBinary
+	}
+	return b.write(ctx, typ, data)
 }
 
 // write sends one frame to the browser within wsWriteTimeout.

@@ -90,6 +90,9 @@ type kernelRegistry struct {
 	sessions    map[string]*session
 	connections map[string]int
 	creating    map[string]*pathLock // session creations in progress, by path
+	// reconnect keeps the sessions of dropped kernel websockets.
+	reconnect     ReconnectBuffers
+	reconnectInit sync.Once
 }
 
 // pathLock serializes the session creations of one path; waiters counts
@@ -376,6 +379,7 @@ func (s *Server) kernelChannels(w http.ResponseWriter, r *http.Request) error {
 		}
 		s.reg.mu.Unlock()
 	}()
+	s.reg.reconnectInit.Do(func() { s.reg.reconnect.Logger = s.log })
 	err = ServeChannels(r.Context(), w, r, ChannelsOptions{
 		Connection:     k.ConnectionInfo(),
 		SessionID:      r.URL.Query().Get("session_id"),
@@ -384,6 +388,8 @@ func (s *Server) kernelChannels(w http.ResponseWriter, r *http.Request) error {
 		Activity:       k.Touch,
 		OriginPatterns: s.opts.OriginPatterns,
 		Logger:         s.log,
+		Reconnect:      &s.reg.reconnect,
+		KernelID:       k.ID(),
 	})
 	if err != nil {
 		s.log.Info("kernel websocket ended", "kernel", k.ID(), "err", err)
@@ -393,6 +399,7 @@ func (s *Server) kernelChannels(w http.ResponseWriter, r *http.Request) error {
 
 // forgetKernel drops the sessions of a kernel that was shut down.
 func (s *Server) forgetKernel(id string) {
+	s.reg.reconnect.DropKernel(id)
 	s.reg.mu.Lock()
 	defer s.reg.mu.Unlock()
 	for sid, ss := range s.reg.sessions {

@@ -2,6 +2,9 @@
 // (/api/kernels/{id}/channels, the default JSON framing): execute
 // requests, with each reply and iopub message routed to the request it
 // answers; the kernel's status; reconnection with backoff after a drop.
+// It reconnects with the same session id, so the server replays what the
+// kernel sent while the websocket was down (userapps/httpapi's
+// ReconnectBuffers) and the waiting requests get their output and replies.
 
 function uuid() {
   return crypto.randomUUID ? crypto.randomUUID() : Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
@@ -9,13 +12,17 @@ function uuid() {
 
 /**
  * Kernel connects to a kernel. onStatus(state) hears 'connecting', 'idle',
- * 'busy', 'starting', 'restarting', 'dead' and 'disconnected'.
+ * 'busy', 'starting', 'restarting', 'dead' and 'disconnected';
+ * onReconnect(drops) hears each reconnection after a drop.
  */
 export class Kernel {
-  constructor(id, {onStatus} = {}) {
+  constructor(id, {onStatus, onReconnect} = {}) {
     this.id = id;
     this.session = uuid();
     this.onStatus = onStatus || (() => {});
+    this.onReconnect = onReconnect || (() => {});
+    this.drops = 0; // connections lost (not closed by close())
+    this.dropped = false; // lost, not yet reconnected
     this.pending = new Map(); // msg_id → handlers
     this.queue = []; // messages sent while disconnected
     this.closed = false;
@@ -31,6 +38,8 @@ export class Kernel {
     this.onStatus('connecting');
     ws.onopen = () => {
       this.retry = 0;
+      ws.opened = true;
+      if (this.dropped) { this.dropped = false; this.onReconnect(this.drops); }
       for (const m of this.queue.splice(0)) ws.send(JSON.stringify(m));
       // kernel_info_reply tells us the kernel answers; its status follows.
       this.request('kernel_info_request', {}, {});
@@ -45,6 +54,7 @@ export class Kernel {
       if (this.ws !== ws) return;
       this.onStatus('disconnected');
       if (this.closed) return;
+      if (ws.opened && !this.dropped) { this.dropped = true; this.drops++; }
       const delay = Math.min(5000, 250 * 2 ** this.retry++);
       setTimeout(() => this.connect(), delay);
     };

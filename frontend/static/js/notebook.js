@@ -1,6 +1,9 @@
 // The notebook page of an app: code and Markdown cells over the app's
-// kernel. Shift+Enter runs a cell and moves on, Ctrl+Enter runs it in
-// place, Ctrl+S saves; run all, interrupt, restart, Save & Checkpoint;
+// kernel, edited in CodeMirror (codecell.js: Go highlighting, completion
+// on Tab and inspection on Shift+Tab through the kernel). Shift+Enter
+// runs a cell and moves on, Ctrl+Enter runs it in place, Ctrl+Shift+Enter
+// runs all, Ctrl+S saves, "?" lists the shortcuts (shortcuts.js); run
+// all, interrupt, restart, Save & Checkpoint;
 // outputs stream in as the kernel sends them (text, HTML tables, images,
 // Markdown, errors with tracebacks, displays updated in place), with the
 // execution count of each cell and the kernel's status. Edits are kept
@@ -13,10 +16,15 @@ import {markdown} from './markdown.js';
 import {Kernel} from './kernel.js';
 import {stateBadge} from './apps.js';
 import {optionsButton} from './options.js';
+import {showShortcuts, typingInto} from './shortcuts.js';
 
 const maxStreamChars = 200000; // per stream output kept on the page
 
 export async function render(main, [id], ctx) {
+  // The editor (a large module) loads while the app, its notebook and
+  // the kernel connection do.
+  const editorModule = import('./codecell.js');
+  editorModule.catch(() => {}); // a stopped app's page does not need it
   let app = await api('GET', path('api', 'apps', id));
   ctx.title(app.name);
   const canEdit = ctx.user.role !== 'viewer';
@@ -42,12 +50,22 @@ export async function render(main, [id], ctx) {
     return null;
   }
 
-  const nb = await loadNotebook(app);
   const status = h('span', {class: 'kstatus', role: 'status'}, 'Kernel: connecting');
+  let reconnected = '';
   const kernel = new Kernel(app.kernel_id, {onStatus: (s) => {
-    status.textContent = `Kernel: ${s}`;
+    status.textContent = `Kernel: ${s}${reconnected}`;
     status.dataset.state = s;
+  }, onReconnect: (n) => {
+    // The server replays what the kernel sent meanwhile: outputs go on.
+    reconnected = ` · reconnected at ${new Date().toLocaleTimeString()}`;
+    status.dataset.reconnects = String(n);
+    status.textContent = `Kernel: ${status.dataset.state}${reconnected}`;
+    notify('Reconnected to the kernel; output sent while the connection was down follows.');
   }});
+  let nb, cellEditor, lazyCellEditor;
+  try {
+    [nb, {cellEditor, lazyCellEditor}] = await Promise.all([loadNotebook(app), editorModule]);
+  } catch (e) { kernel.close(); throw e; }
   let dirty = false;
   const markDirty = () => { dirty = true; };
   const beforeUnload = (e) => { if (dirty) { e.preventDefault(); e.returnValue = ''; } };
@@ -57,7 +75,7 @@ export async function render(main, [id], ctx) {
   let lastFocused = null;
 
   // ---- cells ----
-  function makeCell(c) {
+  function makeCell(c, lazy = false) {
     const cell = {
       type: c.cell_type === 'markdown' ? 'markdown' : c.cell_type === 'raw' ? 'raw' : 'code',
       id: c.id || crypto.randomUUID().slice(0, 8),
@@ -65,8 +83,19 @@ export async function render(main, [id], ctx) {
       count: c.execution_count ?? null,
       displays: new Map(), // display_id → [{el, output}]
     };
-    const editor = h('textarea', {class: 'source mono', spellcheck: false, rows: 1, 'aria-label': 'cell source', readOnly: !canEdit});
-    editor.value = text(c.source);
+    const editorBox = h('div', {class: 'source mono'});
+    const docPanel = h('div', {class: 'doc-panel', role: 'region', 'aria-label': 'documentation', hidden: true});
+    const editor = (lazy ? lazyCellEditor : cellEditor)(editorBox, {
+      doc: text(c.source),
+      label: 'cell source',
+      language: cell.type === 'code' ? 'go' : 'plain',
+      readOnly: !canEdit,
+      onChange: markDirty,
+      kernel,
+      docPanel,
+      keys: {runAdvance: () => runCell(cell, true), runInPlace: () => runCell(cell, false), runAll: () => runAll(), save: () => save()},
+    });
+    cell.lang = cell.type === 'code' ? 'go' : 'plain';
     const prompt = h('div', {class: 'prompt', 'aria-hidden': 'true'});
     const outputs = h('div', {class: 'outputs', 'aria-live': 'polite'});
     const rendered = h('div', {class: 'rendered', tabIndex: 0, title: 'Double-click or Enter to edit'});
@@ -79,11 +108,9 @@ export async function render(main, [id], ctx) {
         h('button', {type: 'button', class: 'small', onclick: () => moveCell(cell, 1)}, 'Move down'),
         h('button', {type: 'button', class: 'small', onclick: () => insertCell(cell, 'code')}, 'Add below'),
         h('button', {type: 'button', class: 'small danger', onclick: () => deleteCell(cell)}, 'Delete')] : null);
-    const el = h('section', {class: 'cell', tabIndex: -1}, prompt, h('div', {class: 'body'}, tools, editor, rendered, outputs));
-    Object.assign(cell, {el, editor, prompt, outputs, rendered, typeSel, editing: false});
-    editor.addEventListener('input', () => { fit(editor); markDirty(); });
-    editor.addEventListener('keydown', (e) => onEditorKey(e, cell));
-    editor.addEventListener('focus', () => { lastFocused = cell; });
+    const el = h('section', {class: 'cell', tabIndex: -1}, prompt, h('div', {class: 'body'}, tools, editorBox, docPanel, rendered, outputs));
+    Object.assign(cell, {el, editor, prompt, outputs, rendered, typeSel, docPanel, editing: false});
+    editor.dom.addEventListener('focusin', () => { lastFocused = cell; });
     rendered.addEventListener('dblclick', () => editMarkdown(cell));
     rendered.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.ctrlKey) { e.preventDefault(); editMarkdown(cell); } else onEditorKey(e, cell);
@@ -99,14 +126,17 @@ export async function render(main, [id], ctx) {
     cell.el.className = `cell ${cell.type}-cell`;
     const showRendered = cell.type === 'markdown' && !cell.editing;
     cell.rendered.hidden = !showRendered;
-    cell.editor.hidden = showRendered;
+    cell.editor.dom.hidden = showRendered;
+    if (showRendered) cell.docPanel.hidden = true;
+    const lang = cell.type === 'code' ? 'go' : 'plain';
+    if (cell.lang !== lang) { cell.lang = lang; cell.editor.setLanguage(lang); }
     cell.prompt.textContent = cell.type === 'code' ? executionCount(cell.count, cell.running) : '';
     cell.outputs.hidden = cell.type !== 'code';
     const pos = cells.indexOf(cell) + 1;
     cell.el.setAttribute('aria-label', `cell ${pos}, ${cell.type}${cell.type === 'code' ? ' ' + executionCount(cell.count, cell.running) : ''}`);
-    cell.editor.setAttribute('aria-label', `cell ${pos} source (${cell.type})`);
+    const label = `cell ${pos} source (${cell.type})`;
+    if (cell.label !== label) { cell.label = label; cell.editor.setLabel(label); }
     if (showRendered) clear(cell.rendered, cell.editor.value.trim() ? markdown(cell.editor.value) : h('p', {class: 'sub'}, 'Empty Markdown cell: Enter to edit.'));
-    requestAnimationFrame(() => fit(cell.editor));
   }
 
   function editMarkdown(cell) {
@@ -116,20 +146,11 @@ export async function render(main, [id], ctx) {
     cell.editor.focus();
   }
 
+  // Keys on a rendered Markdown cell (the editor has its own keymap).
   function onEditorKey(e, cell) {
+    if (e.key === 'Enter' && e.shiftKey && (e.ctrlKey || e.metaKey)) { e.preventDefault(); runAll(); return; }
     if (e.key === 'Enter' && e.shiftKey) { e.preventDefault(); runCell(cell, true); return; }
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); runCell(cell, false); return; }
-    if (e.key === 's' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); save(); return; }
-    if (e.target === cell.editor) {
-      // Tab indents; Escape first lets Tab leave the editor (keyboard users are never trapped).
-      if (e.key === 'Escape') { cell.escaped = true; return; }
-      if (e.key === 'Tab' && !e.shiftKey && !cell.escaped && !e.ctrlKey && !e.altKey) {
-        e.preventDefault();
-        document.execCommand('insertText', false, '\t');
-        return;
-      }
-      cell.escaped = false;
-    }
   }
 
   function focusCell(cell) {
@@ -183,6 +204,7 @@ export async function render(main, [id], ctx) {
   }
 
   const cellOutputs = new Map(); // cell → nbformat outputs
+  const streamRedraw = new Map(); // stream element → its output, to show soon
 
   function appendOutput(cell, o, live, displayID) {
     const list = cellOutputs.get(cell) || [];
@@ -192,7 +214,11 @@ export async function render(main, [id], ctx) {
       // Streams of the same name continue the same block, as in Jupyter.
       last.text = text(last.text) + text(o.text);
       if (last.text.length > maxStreamChars) last.text = '…(earlier output dropped)…\n' + last.text.slice(-maxStreamChars);
-      cell.outputs.lastElementChild.textContent = stripANSI(last.text);
+      // A cell printing many lines sends many messages: the page shows
+      // their text at most every 40 ms, not once per message.
+      const el = cell.outputs.lastElementChild;
+      if (!streamRedraw.has(el)) setTimeout(() => { el.textContent = stripANSI(streamRedraw.get(el).text); streamRedraw.delete(el); }, 40);
+      streamRedraw.set(el, last);
       return;
     }
     const stored = o.output_type === 'stream' ? {...o, text: text(o.text)} : o;
@@ -250,6 +276,7 @@ export async function render(main, [id], ctx) {
     const i = cells.indexOf(cell);
     cells.splice(i, 1);
     cell.el.remove();
+    cell.editor.destroy();
     cellOutputs.delete(cell);
     cells.forEach(refreshCell);
     markDirty();
@@ -307,12 +334,18 @@ export async function render(main, [id], ctx) {
     } catch (e) { err.show(e); }
   }
 
-  // Ctrl+S anywhere on the page saves.
-  const pageKeys = (e) => { if (e.key === 's' && (e.ctrlKey || e.metaKey) && !e.defaultPrevented) { e.preventDefault(); save(); } };
+  // Anywhere on the page: Ctrl+S saves, Ctrl+Shift+Enter runs all, "?"
+  // (outside text entry) lists the shortcuts.
+  const pageKeys = (e) => {
+    if (e.defaultPrevented) return;
+    if (e.key === 's' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); save(); return; }
+    if (e.key === 'Enter' && e.shiftKey && (e.ctrlKey || e.metaKey)) { e.preventDefault(); runAll(); return; }
+    if (e.key === '?' && !e.ctrlKey && !e.metaKey && !e.altKey && !typingInto(e.target) && !document.querySelector('dialog[open]')) { e.preventDefault(); showShortcuts(); }
+  };
   document.addEventListener('keydown', pageKeys);
 
   const stateBox = h('span', {}, stateBadge(app.state));
-  const runAllBtn = h('button', {type: 'button', onclick: runAll}, 'Run all');
+  const runAllBtn = h('button', {type: 'button', onclick: runAll, title: 'Ctrl+Shift+Enter'}, 'Run all');
   head.append(
     h('div', {class: 'nb-title'}, h('h1', {}, app.name), stateBox, status),
     h('div', {class: 'toolbar', role: 'toolbar', 'aria-label': 'Notebook'},
@@ -323,19 +356,34 @@ export async function render(main, [id], ctx) {
         h('button', {type: 'button', onclick: save, title: 'Ctrl+S'}, 'Save & Checkpoint'),
         h('button', {type: 'button', onclick: () => insertCell(lastFocused, 'code')}, 'Add code cell'),
         h('button', {type: 'button', onclick: () => insertCell(lastFocused, 'markdown')}, 'Add Markdown cell')] : null,
-      optionsButton({insert: canEdit ? (src) => { const c = insertCell(lastFocused, 'code'); c.editor.value = src; c.editor.dispatchEvent(new Event('input')); } : null})),
-    h('p', {class: 'sub keys'}, 'Shift+Enter runs a cell and moves on, Ctrl+Enter runs it in place, Ctrl+S saves. In a cell Tab indents; press Escape first to move on with Tab.'));
+      optionsButton({insert: canEdit ? (src) => { const c = insertCell(lastFocused, 'code'); c.editor.value = src; markDirty(); } : null})),
+    h('p', {class: 'sub keys'}, 'Shift+Enter runs a cell and moves on, Ctrl+Enter runs it in place, Ctrl+Shift+Enter runs all, Ctrl+S saves. In a cell Tab completes or indents, Shift+Tab shows documentation; press Escape first to move on with Tab. ? lists every shortcut.'));
+  head.querySelector('.toolbar').append(h('button', {type: 'button', class: 'quiet', onclick: showShortcuts, 'aria-keyshortcuts': '?'}, 'Keyboard shortcuts'));
 
   for (const c of nb.cells) {
-    const cell = makeCell(c);
+    const cell = makeCell(c, true);
     cells.push(cell);
     body.append(cell.el);
   }
   cells.forEach(refreshCell);
+  // The cells' editors are built after the first paint, a few at a time
+  // while the page is idle (a focused or clicked cell gets its own at once).
+  const pendingEditors = cells.slice();
+  const idle = window.requestIdleCallback ? (f) => requestIdleCallback(f, {timeout: 100}) : (f) => setTimeout(f, 16);
+  const buildEditors = () => {
+    const t0 = performance.now();
+    while (pendingEditors.length && performance.now() - t0 < 10) {
+      const c = pendingEditors.shift();
+      if (cells.includes(c)) c.editor.upgrade();
+    }
+    if (pendingEditors.length) idle(buildEditors);
+  };
+  idle(buildEditors);
   if (!cells.length && canEdit) insertCell(null, 'code');
   dirty = false;
 
   return () => {
+    for (const c of cells) c.editor.destroy();
     kernel.close();
     window.removeEventListener('beforeunload', beforeUnload);
     document.removeEventListener('keydown', pageKeys);
@@ -354,11 +402,6 @@ function staticCell(c) {
   if (c.cell_type === 'markdown') return h('section', {class: 'cell markdown-cell'}, h('div', {class: 'body'}, markdown(text(c.source))));
   return h('section', {class: 'cell code-cell'}, h('div', {class: 'prompt'}, executionCount(c.execution_count)),
     h('div', {class: 'body'}, h('pre', {class: 'source'}, text(c.source)), h('div', {class: 'outputs'}, (c.outputs || []).map(renderOutput))));
-}
-
-function fit(ta) {
-  ta.style.height = 'auto';
-  ta.style.height = `${ta.scrollHeight + 2}px`;
 }
 
 function isVisible(el) {

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/flowlab/flowlab/internal/flowlabtest"
+)
+
+// notebookBrowserSteps are the steps frontend/testdata/browser/notebook.js
+// reports, in order: issue 8's acceptance of the notebook page.
+var notebookBrowserSteps = []string{
+	"notebook/setup",                // log in, a new app with its kernel up
+	"notebook/interactive",          // five loads: the first cell editable and the kernel idle within 1 s each
+	"notebook/highlight",            // Go keywords, strings and comments coloured; Shift+Enter runs and moves on
+	"notebook/complete",             // fmt.Sp, Tab: a list the arrows move through, Enter accepts; IO.Re, Tab: Read offered and accepted; it runs
+	"notebook/inspect",              // Shift+Tab on IO.Read shows its documentation; Escape hides it
+	"notebook/display-update",       // display.Show then display.Update: one output, the final value
+	"notebook/big-table",            // a 100,000-row frame shows its total; 100,000 rows of HTML and JSON are cut to 1,000 with the total; 100,000 printed lines keep the last 200,000 characters; the page answers
+	"notebook/reconnect",            // the network cut while a cell prints: after the reconnect every line is there once, in order; the status says so
+	"notebook/labels",               // every control on the page has an accessible name
+	"notebook/shortcuts-help",       // "?" lists the shortcuts; Escape returns the focus; "?" in a cell is text
+	"notebook/markdown-cell",        // Tab in a Markdown cell indents (no completion); Shift+Enter renders it
+	"notebook/portscan-by-keyboard", // the Portscan detector lab opened and run by keyboard only: the planted scanners in its tables; focus visible; Ctrl+Shift+Enter reruns all
+	"notebook/console",              // no script errors in the browser
+}
+
+// TestServeBrowserNotebook drives the notebook page of `flowlab serve
+// --demo` in Debian's Chromium (headless) through playwright-core, as
+// issue 8's acceptance asks; each step of the script is a subtest.
+// Screenshots land in test-output/ui (notebook-*.png).
+func TestServeBrowserNotebook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts flowlab serve, kernels and a browser")
+	}
+	browser := findChromium(t)
+	node := flowlabtest.RequireCommand(t, "node")
+	dir := npmPackages(t, "frontend/testdata/browser")
+	bin := flowlabtest.Binary(t)
+	const token = "browser-notebook-token"
+	srv := startServe(t, bin, t.TempDir(), token, "--demo", "--broker-addr", "127.0.0.1:0")
+	url, err := srv.waitURL(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(flowlabtest.ModuleRoot(t), "test-output", "ui")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "notebook.js"))
+	cmd.Dir = dir
+	cmd.Env = flowlabtest.Env("FLOWLAB_URL="+url, "FLOWLAB_TOKEN="+token, "CHROMIUM="+browser, "OUT_DIR="+out)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	checkNodeSteps(t, notebookBrowserSteps, &stdout, &stderr, runErr, srv.logTail)
+	t.Logf("screenshots in %s", out)
+}
