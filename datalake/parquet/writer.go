@@ -270,7 +270,7 @@ func (w *hourWriter[T]) publish(h int64) error {
 		return nil
 	}
 	defer w.recycle(b)
-	order := sortedOrder(b, w.sortBy, w.hourAt)
+	order := w.encs[0].sort.order(b, w.sortBy, w.hourAt)
 	return w.publishFile(h, len(order), func(out io.Writer) error {
 		return w.encs[0].encode(out, b, order)
 	})
@@ -307,7 +307,7 @@ func (w *hourWriter[T]) publishAll(hours []int64) error {
 	for _, enc := range w.encs[:n] {
 		wg.Go(func() {
 			for f := range next {
-				order := sortedOrder(f.b, w.sortBy, w.hourAt)
+				order := enc.sort.order(f.b, w.sortBy, w.hourAt)
 				f.rows, f.err = len(order), enc.encode(&f.data, f.b, order)
 			}
 		})

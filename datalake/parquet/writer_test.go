@@ -310,8 +310,11 @@ func TestSortedOrder(t *testing.T) {
 
 // TestStringEncodings writes string columns through each path of the
 // encoder: a dictionary built by flowlab (runs, a few values, many values,
-// NULLs), and plain when a large chunk is mostly distinct; every value
-// must read back, and the encodings must be the expected ones.
+// NULLs), plain when a large chunk is mostly distinct, plain when its
+// values come sorted and its first 1,024 are mostly distinct (though the
+// chunk is not), and a dictionary for a chunk as distinct at its start
+// but unsorted; every value must read back, and the encodings must be the
+// expected ones.
 func TestStringEncodings(t *testing.T) {
 	const n = 3000
 	start := time.Date(2026, 1, 2, 13, 0, 0, 0, time.UTC)
@@ -324,6 +327,11 @@ func TestStringEncodings(t *testing.T) {
 			host := fmt.Sprintf("host-%d", i%11)
 			f.SrcHostname = &host
 		}
+		// Distinct for the first 1,100 rows, then 10 values: a third of
+		// the chunk is distinct. Sorted (service) it stops early;
+		// descending (dst_hostname) it decides at the end.
+		service, dst := fmt.Sprintf("svc-%05d", min(i, 1100+i%10)), fmt.Sprintf("dst-%05d", 5000-min(i, 1100+i%10))
+		f.Service, f.DstHostname = &service, &dst
 		flows = append(flows, f)
 	}
 	var buf bytes.Buffer
@@ -344,6 +352,8 @@ func TestStringEncodings(t *testing.T) {
 			}
 			return *f.SrcHostname
 		}},
+		{"service", func(f *datalake.Flow) string { return *f.Service }},
+		{"dst_hostname", func(f *datalake.Flow) string { return *f.DstHostname }},
 	} {
 		got := column(t, tbl, c.name)
 		for i := range flows {
@@ -357,7 +367,7 @@ func TestStringEncodings(t *testing.T) {
 		t.Fatal(err)
 	}
 	rg := r.MetaData().RowGroup(0)
-	for name, dict := range map[string]bool{"src_address": false, "history": true, "conn_state": true, "src_hostname": true} {
+	for name, dict := range map[string]bool{"src_address": false, "history": true, "conn_state": true, "src_hostname": true, "service": false, "dst_hostname": true} {
 		cc, err := rg.ColumnChunk(rg.Schema.ColumnIndexByName(name))
 		if err != nil {
 			t.Fatal(err)
