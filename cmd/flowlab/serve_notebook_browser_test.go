@@ -1,3 +1,5 @@
+//go:build !kernelonly
+
 package main
 
 import (
