@@ -22,6 +22,7 @@ var notebookBrowserSteps = []string{
 	"notebook/complete",             // fmt.Sp, Tab: a list the arrows move through, Enter accepts; IO.Re, Tab: Read offered and accepted; it runs
 	"notebook/inspect",              // Shift+Tab on IO.Read shows its documentation; Escape hides it
 	"notebook/display-update",       // display.Show then display.Update: one output, the final value
+	"notebook/restart-elsewhere",    // a restart from the API ends the running cell's [*]; cells run again
 	"notebook/big-table",            // a 100,000-row frame shows its total; 100,000 rows of HTML and JSON are cut to 1,000 with the total; 100,000 printed lines keep the last 200,000 characters; the page answers
 	"notebook/reconnect",            // the network cut while a cell prints: after the reconnect every line is there once, in order; the status says so
 	"notebook/labels",               // every control on the page has an accessible name

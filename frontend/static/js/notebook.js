@@ -52,9 +52,13 @@ export async function render(main, [id], ctx) {
 
   const status = h('span', {class: 'kstatus', role: 'status'}, 'Kernel: connecting');
   let reconnected = '';
+  const cells = []; // declared before the kernel: its status may end their runs
   const kernel = new Kernel(app.kernel_id, {onStatus: (s) => {
     status.textContent = `Kernel: ${s}${reconnected}`;
     status.dataset.state = s;
+    // A restart or death from anywhere (another tab, the API, a crash)
+    // ends the running cells: their replies will never come.
+    if (s === 'restarting' || s === 'dead') endRunning();
   }, onReconnect: (n) => {
     // The server replays what the kernel sent meanwhile: outputs go on.
     reconnected = ` · reconnected at ${new Date().toLocaleTimeString()}`;
@@ -71,7 +75,6 @@ export async function render(main, [id], ctx) {
   const beforeUnload = (e) => { if (dirty) { e.preventDefault(); e.returnValue = ''; } };
   window.addEventListener('beforeunload', beforeUnload);
 
-  const cells = [];
   let lastFocused = null;
 
   // ---- cells ----
@@ -324,12 +327,17 @@ export async function render(main, [id], ctx) {
     try { await api('POST', path('api', 'kernels', app.kernel_id, 'interrupt')); notify('Interrupt sent.'); } catch (e) { err.show(e); }
   }
 
+  /** endRunning gives up on every request in flight and clears the cells' [*]. */
+  function endRunning() {
+    kernel.forget();
+    for (const c of cells) if (c.running) { c.running = false; refreshCell(c); }
+  }
+
   async function restart() {
     if (!await confirmDialog('Restart the kernel?', 'Every variable of the kernel is lost; the cells and their outputs stay on the page.', 'Restart')) return;
     try {
       await api('POST', path('api', 'kernels', app.kernel_id, 'restart'));
-      kernel.forget();
-      for (const c of cells) if (c.running) { c.running = false; refreshCell(c); }
+      endRunning();
       notify('Kernel restarted.');
     } catch (e) { err.show(e); }
   }

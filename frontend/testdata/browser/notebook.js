@@ -182,6 +182,29 @@ function median(xs) {
       return {outputs: outs};
     });
 
+    await step('notebook/restart-elsewhere', async () => {
+      // A restart the page did not ask for (another tab, the API) ends the
+      // running cell: its reply never comes, so the page must clear its [*].
+      const i = await newCell(page);
+      await page.keyboard.insertText('import "time"\ntime.Sleep(60 * time.Second)');
+      await page.keyboard.press('Control+Enter');
+      await cell(page, i).locator('.prompt', {hasText: '[*]'}).waitFor();
+      await page.locator('.kstatus[data-state=busy]').waitFor();
+      const t0 = Date.now();
+      const {kernel_id: kid} = await apiCall('GET', `/api/apps/${app.id}`);
+      await apiCall('POST', `/api/kernels/${kid}/restart`);
+      await page.waitForFunction((k) => document.querySelectorAll('.notebook > .cell .prompt')[k].textContent !== '[*]', i - 1, {timeout: 10000});
+      const cleared = Date.now() - t0;
+      await page.locator('.kstatus[data-state=idle]').waitFor({timeout: 30000});
+      // The kernel runs cells again after the restart.
+      const j = await newCell(page);
+      await page.keyboard.insertText('import "fmt"\nfmt.Println("after restart")');
+      await page.keyboard.press('Control+Enter');
+      await waitRun(page, j);
+      check((await outputsText(page, j)).includes('after restart'), 'after the restart: ' + await outputsText(page, j));
+      return {prompt_cleared_ms: cleared, prompt: await cell(page, i).locator('.prompt').innerText()};
+    });
+
     await step('notebook/big-table', async () => {
       // A frame of 100,000 rows: the kernel sends its first rows and the total.
       let i = await newCell(page);
