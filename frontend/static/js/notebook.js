@@ -53,12 +53,14 @@ export async function render(main, [id], ctx) {
   const status = h('span', {class: 'kstatus', role: 'status'}, 'Kernel: connecting');
   let reconnected = '';
   const cells = []; // declared before the kernel: its status may end their runs
+  let probing = false; // awaitRestarted is asking the kernel
   const kernel = new Kernel(app.kernel_id, {onStatus: (s) => {
     status.textContent = `Kernel: ${s}${reconnected}`;
     status.dataset.state = s;
     // A restart or death from anywhere (another tab, the API, a crash)
     // ends the running cells: their replies will never come.
     if (s === 'restarting' || s === 'dead') endRunning();
+    if (s === 'restarting') awaitRestarted();
   }, onReconnect: (n) => {
     // The server replays what the kernel sent meanwhile: outputs go on.
     reconnected = ` · reconnected at ${new Date().toLocaleTimeString()}`;
@@ -331,6 +333,22 @@ export async function render(main, [id], ctx) {
   function endRunning() {
     kernel.forget();
     for (const c of cells) if (c.running) { c.running = false; refreshCell(c); }
+  }
+
+  /**
+   * awaitRestarted asks the restarted kernel for its info until it answers:
+   * a new kernel says it is idle only when asked (its first status may go
+   * out before the server listens), as JupyterLab asks after a restart.
+   */
+  async function awaitRestarted() {
+    if (probing) return;
+    probing = true;
+    try {
+      for (let i = 0; i < 30 && status.dataset.state === 'restarting'; i++) {
+        kernel.request('kernel_info_request', {}); // its status messages update the indicator
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    } finally { probing = false; }
   }
 
   async function restart() {

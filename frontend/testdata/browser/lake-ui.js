@@ -320,6 +320,8 @@ async function focusRing(page) {
     });
 
     await step('options/insert-and-run', async () => {
+      // A cell's source: the CodeMirror editor's lines (or its placeholder's text before the editor is built).
+      const sourceOf = (loc) => loc.evaluate((el) => el.querySelector('.cm-line') ? [...el.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n') : el.textContent);
       const panel = page.getByRole('complementary', {name: 'App Options'});
       const call = await panel.locator('.generated pre.code').textContent();
       // Copy, then paste into a new cell by keyboard.
@@ -331,7 +333,7 @@ async function focusRing(page) {
       await panel.getByRole('button', {name: 'Insert the IO.Read call as a new cell'}).click();
       await page.locator('.cell').nth(before).waitFor();
       const editor = page.getByRole('textbox', {name: `cell ${before + 1} source (code)`});
-      check(await editor.inputValue() === call, 'inserted cell holds ' + await editor.inputValue());
+      check(await sourceOf(editor) === call, 'inserted cell holds ' + await sourceOf(editor));
       await editor.focus();
       await page.keyboard.press('Control+Enter');
       const cell = page.locator('.cell').nth(before);
@@ -346,7 +348,7 @@ async function focusRing(page) {
       const pasteEditor = page.getByRole('textbox', {name: `cell ${before + 2} source (code)`});
       await pasteEditor.focus();
       await page.keyboard.press('Control+V');
-      check(await pasteEditor.inputValue() === 'IO.Read("/tetration/flows", "PARQUET", "LASTHOUR")', 'pasted ' + await pasteEditor.inputValue());
+      check(await sourceOf(pasteEditor) === 'IO.Read("/tetration/flows", "PARQUET", "LASTHOUR")', 'pasted ' + await sourceOf(pasteEditor));
       await page.keyboard.press('Control+Enter');
       const pasted = page.locator('.cell').nth(before + 1);
       await pasted.locator('.outputs table').first().waitFor({timeout: 60000});
