@@ -117,12 +117,15 @@ func TestMetrics(t *testing.T) {
 	ws.Read(ctx) // the server's close
 	ws.CloseNow()
 
-	// The websocket's handler ends after its close handshake, which the
-	// client does not wait for: scrape until it is counted.
+	// The websocket's handler ends after its close handshake, and the event
+	// stream's when it notices the client gone, neither of which the client
+	// waits for: scrape until both are counted.
 	var sm metricstest.Samples
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		sm = metricstest.Scrape(t, srv.URL+"/metrics", "t-view")
-		if _, ok := sm.Get("flowlab_http_requests_total", "method", "GET", "route", "/api/ws", "code", "101"); ok || time.Now().After(deadline) {
+		_, ws := sm.Get("flowlab_http_requests_total", "method", "GET", "route", "/api/ws", "code", "101")
+		_, events := sm.Get("flowlab_http_requests_total", "method", "GET", "route", "/api/events", "code", "200")
+		if ws && events || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
