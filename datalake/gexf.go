@@ -447,11 +447,11 @@ func xmlText(s string) string { return xmlAttr(s) }
 // ErrTooManyRows.
 func GraphFromFrames(name string, nodes, edges *Frame) (*Graph, error) {
 	g := NewGraph(name)
-	ncols, nrows, err := nodes.rows(".GraphFromFrames(nodes)")
+	ncols, nrows, err := nodes.rows(nil, ".GraphFromFrames(nodes)")
 	if err != nil {
 		return nil, fmt.Errorf("GraphFromFrames: nodes: %w", err)
 	}
-	ecols, erows, err := edges.rows(".GraphFromFrames(edges)")
+	ecols, erows, err := edges.rows(nil, ".GraphFromFrames(edges)")
 	if err != nil {
 		return nil, fmt.Errorf("GraphFromFrames: edges: %w", err)
 	}
