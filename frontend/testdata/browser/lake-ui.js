@@ -331,7 +331,7 @@ async function focusRing(page) {
       await panel.getByRole('button', {name: 'Insert the IO.Read call as a new cell'}).click();
       await page.locator('.cell').nth(before).waitFor();
       const editor = page.getByRole('textbox', {name: `cell ${before + 1} source (code)`});
-      check(await editor.inputValue() === call, 'inserted cell holds ' + await editor.inputValue());
+      check(await editor.innerText() === call, 'inserted cell holds ' + await editor.innerText());
       await editor.focus();
       await page.keyboard.press('Control+Enter');
       const cell = page.locator('.cell').nth(before);
@@ -346,7 +346,7 @@ async function focusRing(page) {
       const pasteEditor = page.getByRole('textbox', {name: `cell ${before + 2} source (code)`});
       await pasteEditor.focus();
       await page.keyboard.press('Control+V');
-      check(await pasteEditor.inputValue() === 'IO.Read("/tetration/flows", "PARQUET", "LASTHOUR")', 'pasted ' + await pasteEditor.inputValue());
+      check(await pasteEditor.innerText() === 'IO.Read("/tetration/flows", "PARQUET", "LASTHOUR")', 'pasted ' + await pasteEditor.innerText());
       await page.keyboard.press('Control+Enter');
       const pasted = page.locator('.cell').nth(before + 1);
       await pasted.locator('.outputs table').first().waitFor({timeout: 60000});
