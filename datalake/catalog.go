@@ -3,11 +3,13 @@ package datalake
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // The lake's catalog: what the Data Platform page and the App Options panel
@@ -16,6 +18,13 @@ import (
 
 // MaxPreviewRows bounds Lake.Preview.
 const MaxPreviewRows = 1000
+
+// MaxPreviewCell is the longest text value, in bytes, that Lake.Preview
+// returns whole; a longer one is cut at a character boundary and ends with
+// a marker saying how much was left out. Binary values are cut the same
+// way (without the marker's text, which they could not hold), so a preview
+// answer stays bounded whatever the data holds.
+const MaxPreviewCell = 1000
 
 // maxCountedJSON is the largest JSON file whose lines Describe counts; a
 // bigger one has an unknown row count rather than a slow listing.
@@ -76,7 +85,8 @@ type Preview struct {
 	// Columns is the schema of what was read (the file columns, then the
 	// partition columns dt and hr).
 	Columns Schema `json:"columns"`
-	// Rows holds at most Limit rows, each a value per column.
+	// Rows holds at most Limit rows, each a value per column; text longer
+	// than MaxPreviewCell bytes is cut.
 	Rows  [][]any `json:"rows"`
 	Limit int     `json:"limit"`
 }
@@ -87,7 +97,7 @@ type Preview struct {
 func (l *Lake) Datasets() ([]DatasetSummary, error) {
 	out := []DatasetSummary{}
 	for _, p := range l.datasetPaths() {
-		info, err := l.scan(lakePath(p), false)
+		info, err := l.scan(nil, lakePath(p), false)
 		if err != nil {
 			return nil, err
 		}
@@ -99,23 +109,25 @@ func (l *Lake) Datasets() ([]DatasetSummary, error) {
 // Describe returns the hours of the dataset at path with their files,
 // sizes and row counts. Parquet row counts come from the files' footers
 // (read through the engine, once per file), so Describe never scans data.
-// Errors wrap ErrPathRefused, ErrUnknownPath, or the engine's error. Safe
-// for concurrent use.
-func (l *Lake) Describe(path string) (DatasetInfo, error) {
+// The footer reads stop when ctx ends. Errors wrap ErrPathRefused,
+// ErrUnknownPath, ctx's error or the engine's error. Safe for concurrent
+// use.
+func (l *Lake) Describe(ctx context.Context, path string) (DatasetInfo, error) {
 	p, err := l.dataset(path)
 	if err != nil {
 		return DatasetInfo{}, err
 	}
-	return l.scan(p, true)
+	return l.scan(ctx, p, true)
 }
 
 // Preview reads the first limit rows (1 to MaxPreviewRows) of one hour of
 // the dataset at path, in format (empty: the hour's Parquet files if it has
 // any, else JSON, else CSV). hour is a stamp (YYYYMMDDHH00); empty means
-// the newest hour. Errors wrap ErrPathRefused, ErrUnknownPath, ErrBadFormat,
-// ErrBadTimeRange, ErrBadArgument, ErrNoData or the engine's error. Safe
-// for concurrent use.
-func (l *Lake) Preview(path, format, hour string, limit int) (Preview, error) {
+// the newest hour. Text values longer than MaxPreviewCell are cut. The
+// query stops when ctx ends. Errors wrap ErrPathRefused, ErrUnknownPath,
+// ErrBadFormat, ErrBadTimeRange, ErrBadArgument, ErrNoData, ctx's error or
+// the engine's error. Safe for concurrent use.
+func (l *Lake) Preview(ctx context.Context, path, format, hour string, limit int) (Preview, error) {
 	if limit < 1 || limit > MaxPreviewRows {
 		return Preview{}, fmt.Errorf("preview %s: %w: limit %d: ask for 1 to %d rows", path, ErrBadArgument, limit, MaxPreviewRows)
 	}
@@ -123,16 +135,21 @@ func (l *Lake) Preview(path, format, hour string, limit int) (Preview, error) {
 	if err != nil {
 		return Preview{}, err
 	}
-	cols, err := f.Schema()
+	cols, err := frameSchema(ctx, f)
 	if err != nil {
 		return Preview{}, err
 	}
-	rows, err := f.Limit(limit).Rows()
+	_, rows, err := f.Limit(limit).rows(ctx, ".Rows()")
 	if err != nil {
 		return Preview{}, err
 	}
 	if rows == nil {
 		rows = [][]any{}
+	}
+	for _, row := range rows {
+		for i, v := range row {
+			row[i] = cutCell(v)
+		}
 	}
 	pv.Columns, pv.Rows, pv.Limit = cols, rows, limit
 	return pv, nil
@@ -141,17 +158,55 @@ func (l *Lake) Preview(path, format, hour string, limit int) (Preview, error) {
 // SchemaOf returns the columns of one hour of the dataset at path (format
 // and hour as for Preview), reading only the files' metadata for Parquet.
 // Errors are as for Preview. Safe for concurrent use.
-func (l *Lake) SchemaOf(path, format, hour string) (Preview, error) {
+func (l *Lake) SchemaOf(ctx context.Context, path, format, hour string) (Preview, error) {
 	pv, f, err := l.previewFrame(path, format, hour)
 	if err != nil {
 		return Preview{}, err
 	}
-	cols, err := f.Schema()
+	cols, err := frameSchema(ctx, f)
 	if err != nil {
 		return Preview{}, err
 	}
 	pv.Columns, pv.Rows = cols, [][]any{}
 	return pv, nil
+}
+
+// frameSchema is Frame.Schema stopping when ctx ends.
+func frameSchema(ctx context.Context, f *Frame) (Schema, error) {
+	n, l, err := f.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return l.schemaOf(ctx, n)
+}
+
+// cutCell cuts a preview value's text (nested ones too) to MaxPreviewCell
+// bytes.
+func cutCell(v any) any {
+	switch x := v.(type) {
+	case string:
+		if len(x) <= MaxPreviewCell {
+			return x
+		}
+		n := MaxPreviewCell
+		for n > 0 && !utf8.RuneStart(x[n]) {
+			n--
+		}
+		return fmt.Sprintf("%s… [cut: %d more bytes]", x[:n], len(x)-n)
+	case []byte:
+		if len(x) > MaxPreviewCell {
+			return x[:MaxPreviewCell]
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = cutCell(e)
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = cutCell(e)
+		}
+	}
+	return v
 }
 
 // previewFrame resolves the format and hour of a preview or schema request
@@ -161,7 +216,7 @@ func (l *Lake) previewFrame(path, format, hour string) (Preview, *Frame, error) 
 	if err != nil {
 		return Preview{}, nil, err
 	}
-	info, err := l.scan(p, false)
+	info, err := l.scan(nil, p, false)
 	if err != nil {
 		return Preview{}, nil, err
 	}
@@ -201,9 +256,11 @@ func (l *Lake) dataset(path string) (lakePath, error) {
 	return p, nil
 }
 
-// scan lists the hours of dataset p with their files and sizes, and, when
-// rows is set, their row counts.
-func (l *Lake) scan(p lakePath, rows bool) (DatasetInfo, error) {
+// scan lists the hours of dataset p with their files and formats, and,
+// when detail is set, their sizes and row counts (engine reads stop when
+// ctx ends). Without detail it opens and stats no data file, so listing
+// every dataset costs only the folder listings.
+func (l *Lake) scan(ctx context.Context, p lakePath, detail bool) (DatasetInfo, error) {
 	info := DatasetInfo{DatasetSummary: DatasetSummary{Path: string(p), Formats: []Format{}}, HourList: []HourInfo{}}
 	days, err := l.days(p.rel())
 	if err != nil {
@@ -236,26 +293,31 @@ func (l *Lake) scan(p lakePath, rows bool) (DatasetInfo, error) {
 		}
 	}
 	var counts map[string]int64
-	if rows {
-		if counts, err = l.rowCounts(files); err != nil {
+	if detail {
+		if counts, err = l.rowCounts(ctx, files); err != nil {
 			return info, fmt.Errorf("count the rows of %s: %w", p, err)
 		}
 	}
 	seen := map[Format]bool{}
 	var total int64
-	totalKnown := rows
+	totalKnown := detail
 	for i := range info.HourList {
 		hi := &info.HourList[i]
 		var n int64
-		known := rows
+		known := detail
 		fmts := map[Format]bool{}
 		for _, f := range perHour[i] {
-			fi, err := l.root.Stat(f.rel)
-			if err != nil {
-				return info, fmt.Errorf("stat %s: %w", f.rel, err)
+			if detail {
+				if l.traceStat != nil {
+					l.traceStat(f.rel)
+				}
+				fi, err := l.root.Stat(f.rel)
+				if err != nil {
+					return info, fmt.Errorf("stat %s: %w", f.rel, err)
+				}
+				hi.Bytes += fi.Size()
 			}
 			hi.Files++
-			hi.Bytes += fi.Size()
 			fmts[f.format] = true
 			seen[f.format] = true
 			if c, ok := counts[f.rel]; ok {
@@ -302,7 +364,7 @@ type rowCountCache struct {
 
 // rowCounts returns the row count of each file that can be counted cheaply
 // (see HourInfo.Rows); files missing from the answer have unknown counts.
-func (l *Lake) rowCounts(files []dataFile) (map[string]int64, error) {
+func (l *Lake) rowCounts(ctx context.Context, files []dataFile) (map[string]int64, error) {
 	c := &l.counts
 	c.mu.Lock()
 	if c.n == nil {
@@ -326,7 +388,7 @@ func (l *Lake) rowCounts(files []dataFile) (map[string]int64, error) {
 	c.mu.Unlock()
 	found := map[string]int64{}
 	if len(parquet) > 0 {
-		n, err := l.parquetRowCounts(parquet)
+		n, err := l.parquetRowCounts(ctx, parquet)
 		if err != nil {
 			return nil, err
 		}
@@ -359,12 +421,13 @@ func compressedName(name string) bool {
 }
 
 // parquetRowCounts reads the row counts of Parquet files from their
-// footers, through the engine, in batches.
-func (l *Lake) parquetRowCounts(rels []string) (map[string]int64, error) {
-	eng, ctx, err := l.engine()
+// footers, through the engine, in batches, stopping when ctx ends.
+func (l *Lake) parquetRowCounts(caller context.Context, rels []string) (map[string]int64, error) {
+	eng, ctx, done, err := l.engineFor(caller)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	out := make(map[string]int64, len(rels))
 	prefix := l.hostRoot + "/"
 	for start := 0; start < len(rels); start += 500 {
@@ -384,6 +447,9 @@ func (l *Lake) parquetRowCounts(rels []string) (map[string]int64, error) {
 		b.WriteString("])")
 		rows, err := eng.Query(ctx, b.String())
 		if err != nil {
+			if caller != nil && caller.Err() != nil {
+				return nil, fmt.Errorf("read Parquet footers: %w", caller.Err())
+			}
 			return nil, fmt.Errorf("%w: read Parquet footers: %w", ErrCorruptFile, err)
 		}
 		for rows.Next() {

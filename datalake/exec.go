@@ -14,24 +14,37 @@ import (
 // node) and hands its rows to fn. Errors are mapped back to the step that
 // caused them.
 func (l *Lake) query(n *node, fn func(Rows) error) error {
-	eng, ctx, err := l.engine()
+	return l.queryCtx(nil, n, fn)
+}
+
+// queryCtx is query that also stops when the caller's ctx ends (nil: only
+// on Interrupt or Close); the error then wraps ctx's error.
+func (l *Lake) queryCtx(caller context.Context, n *node, fn func(Rows) error) error {
+	eng, ctx, done, err := l.engineFor(caller)
 	if err != nil {
 		return err
+	}
+	defer done()
+	mapErr := func(err error) error {
+		if caller != nil && caller.Err() != nil {
+			return fmt.Errorf("%s: %w", n.desc, caller.Err())
+		}
+		return l.mapErr(ctx, n, err)
 	}
 	start := time.Now()
 	rows, err := eng.Query(ctx, n.sql, n.args...)
 	if err != nil {
-		return l.mapErr(ctx, n, err)
+		return mapErr(err)
 	}
 	defer rows.Close()
 	if err := fn(rows); err != nil {
 		if errors.Is(err, ErrTooManyRows) {
 			return err
 		}
-		return l.mapErr(ctx, n, err)
+		return mapErr(err)
 	}
 	if err := rows.Err(); err != nil {
-		return l.mapErr(ctx, n, err)
+		return mapErr(err)
 	}
 	l.log.Debug("datalake query", "step", n.call, "took", time.Since(start))
 	return nil
@@ -227,7 +240,7 @@ type Row map[string]any
 // NULL. It returns ErrTooManyRows past Options.MaxCollectRows: aggregate or
 // Limit the frame first.
 func (f *Frame) Collect() ([]Row, error) {
-	cols, rows, err := f.rows(".Collect()")
+	cols, rows, err := f.rows(nil, ".Collect()")
 	if err != nil {
 		return nil, err
 	}
@@ -246,11 +259,13 @@ func (f *Frame) Collect() ([]Row, error) {
 // with the value types of Collect. It returns ErrTooManyRows past
 // Options.MaxCollectRows.
 func (f *Frame) Rows() ([][]any, error) {
-	_, rows, err := f.rows(".Rows()")
+	_, rows, err := f.rows(nil, ".Rows()")
 	return rows, err
 }
 
-func (f *Frame) rows(call string) ([]Column, [][]any, error) {
+// rows runs the frame and returns its columns and rows; ctx as for
+// Lake.queryCtx.
+func (f *Frame) rows(ctx context.Context, call string) ([]Column, [][]any, error) {
 	n, l, err := f.snapshot()
 	if err != nil {
 		return nil, nil, err
@@ -258,7 +273,7 @@ func (f *Frame) rows(call string) ([]Column, [][]any, error) {
 	t := newBuilder().text("SELECT * FROM ").sub(n).text(" AS t").node(call, n.desc+call)
 	var cols []Column
 	var out [][]any
-	err = l.query(t, func(r Rows) error {
+	err = l.queryCtx(ctx, t, func(r Rows) error {
 		cols = r.Columns()
 		for r.Next() {
 			if len(out) >= l.opts.MaxCollectRows {
@@ -465,7 +480,7 @@ func (f *Frame) Schema() (Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l.schemaOf(n)
+	return l.schemaOf(nil, n)
 }
 
 // Columns returns the frame's column names, in order.
@@ -481,10 +496,11 @@ func (f *Frame) Columns() ([]string, error) {
 	return out, nil
 }
 
-func (l *Lake) schemaOf(n *node) (Schema, error) {
+// schemaOf returns the columns of frame node n; ctx as for Lake.queryCtx.
+func (l *Lake) schemaOf(ctx context.Context, n *node) (Schema, error) {
 	t := newBuilder().text("SELECT * FROM ").sub(n).text(" AS t LIMIT 0").node(".Schema()", n.desc+".Schema()")
 	var s Schema
-	err := l.query(t, func(r Rows) error {
+	err := l.queryCtx(ctx, t, func(r Rows) error {
 		s = append(Schema(nil), r.Columns()...)
 		return nil
 	})

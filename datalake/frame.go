@@ -222,7 +222,7 @@ func (f *Frame) FillNull(value any, cols ...string) *Frame {
 			return nil, wrapf(ErrBadArgument, "FillNull needs a single non-nil value, got %T", value)
 		}
 		if len(cols) == 0 {
-			schema, err := f.lake.schemaOf(in)
+			schema, err := f.lake.schemaOf(nil, in)
 			if err != nil {
 				return nil, err
 			}

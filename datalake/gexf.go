@@ -73,8 +73,10 @@ func (g *Graph) NumNodes() int { return len(g.nodes) }
 // NumEdges returns the number of distinct (source, target) edges.
 func (g *Graph) NumEdges() int { return len(g.edges) }
 
-// AddNode adds n, or merges it into the node with the same ID. An empty ID
-// is an error wrapping ErrBadArgument.
+// AddNode adds n, or merges it into the node with the same ID. An empty ID,
+// or a floating-point attribute that is NaN or infinite (GEXF readers such
+// as Gephi and networkx refuse them) or would become infinite when added
+// to the existing node's, is an error wrapping ErrBadArgument.
 func (g *Graph) AddNode(n GraphNode) error {
 	if n.ID == "" {
 		return wrapf(ErrBadArgument, "AddNode: the node has an empty ID")
@@ -82,8 +84,18 @@ func (g *Graph) AddNode(n GraphNode) error {
 	if err := checkSpells(n.Spells); err != nil {
 		return fmt.Errorf("AddNode %s: %w", n.ID, err)
 	}
+	var old *GraphNode
 	if i, ok := g.node[n.ID]; ok {
-		old := g.nodes[i]
+		old = g.nodes[i]
+	}
+	var oldAttrs map[string]any
+	if old != nil {
+		oldAttrs = old.Attrs
+	}
+	if err := checkAttrs(oldAttrs, n.Attrs); err != nil {
+		return fmt.Errorf("AddNode %s: %w", n.ID, err)
+	}
+	if old != nil {
 		if old.Label == "" {
 			old.Label = n.Label
 		}
@@ -102,7 +114,10 @@ func (g *Graph) AddNode(n GraphNode) error {
 // AddEdge adds e, or merges it into the edge with the same source and
 // target. Both ends must already be nodes: an edge to an unknown node is an
 // error wrapping ErrBadArgument that names it, so a mistake in the node
-// list is not silently papered over.
+// list is not silently papered over. A weight or floating-point attribute
+// that is NaN or infinite, or would become infinite when added to the
+// existing edge's, is an error wrapping ErrBadArgument too: GEXF readers
+// (Gephi, networkx) refuse them.
 func (g *Graph) AddEdge(e GraphEdge) error {
 	for _, end := range []string{e.Source, e.Target} {
 		if _, ok := g.node[end]; !ok {
@@ -116,8 +131,19 @@ func (g *Graph) AddEdge(e GraphEdge) error {
 		return fmt.Errorf("AddEdge %s -> %s: %w", e.Source, e.Target, err)
 	}
 	key := [2]string{e.Source, e.Target}
+	var old *GraphEdge
+	var oldAttrs map[string]any
 	if i, ok := g.edge[key]; ok {
-		old := g.edges[i]
+		old = g.edges[i]
+		oldAttrs = old.Attrs
+		if w := old.Weight + e.Weight; math.IsInf(w, 0) {
+			return wrapf(ErrBadArgument, "AddEdge %s -> %s: weight %v added to the edge's %v is beyond the largest number", e.Source, e.Target, e.Weight, old.Weight)
+		}
+	}
+	if err := checkAttrs(oldAttrs, e.Attrs); err != nil {
+		return fmt.Errorf("AddEdge %s -> %s: %w", e.Source, e.Target, err)
+	}
+	if old != nil {
 		old.Weight += e.Weight
 		old.Attrs = mergeAttrs(old.Attrs, e.Attrs)
 		old.Spells = append(old.Spells, e.Spells...)
@@ -138,6 +164,36 @@ func checkSpells(spells []Spell) error {
 		}
 		if !s.End.IsZero() && s.End.Before(s.Start) {
 			return wrapf(ErrBadArgument, "a spell ends (%s) before it starts (%s)", s.End.UTC().Format(gexfTime), s.Start.UTC().Format(gexfTime))
+		}
+	}
+	return nil
+}
+
+// checkAttrs refuses floating-point attributes in src that are NaN or
+// infinite, or that mergeAttrs would make infinite when adding them to
+// dst's; GEXF has no way to write them that readers accept.
+func checkAttrs(dst, src map[string]any) error {
+	keys := make([]string, 0, len(src))
+	for k := range src {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := src[k]
+		var f float64
+		switch x := v.(type) {
+		case float64:
+			f = x
+		case float32:
+			f = float64(x)
+		default:
+			continue
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return wrapf(ErrBadArgument, "attribute %q is %v: GEXF readers accept only finite numbers (drop or replace the value, e.g. with coalesce or a filter, first)", k, f)
+		}
+		if a, ok := number(dst[k]); ok && math.IsInf(a+f, 0) {
+			return wrapf(ErrBadArgument, "attribute %q: %v added to %v is beyond the largest number", k, f, a)
 		}
 	}
 	return nil
@@ -447,11 +503,11 @@ func xmlText(s string) string { return xmlAttr(s) }
 // ErrTooManyRows.
 func GraphFromFrames(name string, nodes, edges *Frame) (*Graph, error) {
 	g := NewGraph(name)
-	ncols, nrows, err := nodes.rows(".GraphFromFrames(nodes)")
+	ncols, nrows, err := nodes.rows(nil, ".GraphFromFrames(nodes)")
 	if err != nil {
 		return nil, fmt.Errorf("GraphFromFrames: nodes: %w", err)
 	}
-	ecols, erows, err := edges.rows(".GraphFromFrames(edges)")
+	ecols, erows, err := edges.rows(nil, ".GraphFromFrames(edges)")
 	if err != nil {
 		return nil, fmt.Errorf("GraphFromFrames: edges: %w", err)
 	}

@@ -3,6 +3,7 @@ package datalake
 import (
 	"encoding/xml"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -82,7 +83,10 @@ func checkGEXF(t *testing.T, doc string, nodes, edges int) {
 func TestGraphErrors(t *testing.T) {
 	h := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	g := NewGraph("")
-	_ = g.AddNode(GraphNode{ID: "a"})
+	_ = g.AddNode(GraphNode{ID: "a", Attrs: map[string]any{"m": math.MaxFloat64}})
+	if err := g.AddEdge(GraphEdge{Source: "a", Target: "a", Weight: math.MaxFloat64, Attrs: map[string]any{"bytes": math.MaxFloat64}}); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		err  error
@@ -92,6 +96,12 @@ func TestGraphErrors(t *testing.T) {
 		{"unknown target", g.AddEdge(GraphEdge{Source: "a", Target: "b"}), `"b" is not a node`},
 		{"unknown source", g.AddEdge(GraphEdge{Source: "x", Target: "a"}), `"x" is not a node`},
 		{"NaN weight", g.AddEdge(GraphEdge{Source: "a", Target: "a", Weight: nan()}), "not a finite number"},
+		{"+Inf weight", g.AddEdge(GraphEdge{Source: "a", Target: "a", Weight: math.Inf(1)}), "not a finite number"},
+		{"weight sum overflows", g.AddEdge(GraphEdge{Source: "a", Target: "a", Weight: math.MaxFloat64}), "beyond the largest number"},
+		{"NaN node attribute", g.AddNode(GraphNode{ID: "d", Attrs: map[string]any{"score": nan()}}), `attribute "score" is NaN`},
+		{"-Inf float32 edge attribute", g.AddEdge(GraphEdge{Source: "a", Target: "a", Attrs: map[string]any{"r": float32(math.Inf(-1))}}), `attribute "r" is -Inf`},
+		{"edge attribute sum overflows", g.AddEdge(GraphEdge{Source: "a", Target: "a", Attrs: map[string]any{"bytes": math.MaxFloat64}}), `attribute "bytes"`},
+		{"node attribute sum overflows", g.AddNode(GraphNode{ID: "a", Attrs: map[string]any{"m": math.MaxFloat64}}), `attribute "m": `},
 		{"spell without start", g.AddNode(GraphNode{ID: "c", Spells: []Spell{{End: h}}}), "no start"},
 		{"spell backwards", g.AddNode(GraphNode{ID: "c", Spells: []Spell{{Start: h, End: h.Add(-time.Hour)}}}), "ends"},
 	}
@@ -101,6 +111,18 @@ func TestGraphErrors(t *testing.T) {
 				t.Errorf("error %v, want ErrBadArgument with %q", tt.err, tt.want)
 			}
 		})
+	}
+	// The refused adds changed nothing, so the graph writes only finite
+	// numbers.
+	if g.NumNodes() != 1 || g.NumEdges() != 1 {
+		t.Errorf("%d nodes and %d edges after refused adds, want 1 and 1", g.NumNodes(), g.NumEdges())
+	}
+	var b strings.Builder
+	if err := g.WriteGEXF(&b); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); strings.Contains(out, "Inf") || strings.Contains(out, "NaN") || !strings.Contains(out, `weight="1.7976931348623157e+308"`) {
+		t.Errorf("GEXF after refused adds:\n%s", out)
 	}
 }
 

@@ -58,7 +58,8 @@ type Lake struct {
 	listings listingCache  // data files of hour folders, by folder mtime
 	counts   rowCountCache // row counts of data files counted so far
 
-	traceDir func(rel string) // tests: called for every folder listed
+	traceDir  func(rel string) // tests: called for every folder listed
+	traceStat func(rel string) // tests: called for every data file the catalog stats
 }
 
 // Open opens the lake at opts.Root, creating the folder if needed. The engine
@@ -164,6 +165,22 @@ func (l *Lake) engine() (Engine, context.Context, error) {
 		}
 	}
 	return l.eng, l.ctx, nil
+}
+
+// engineFor is engine with the caller's ctx: the context it returns ends
+// when ctx ends or when the lake's own ends (Interrupt, Close). A nil ctx
+// is the lake's own. Call done when the statement has finished.
+func (l *Lake) engineFor(ctx context.Context) (eng Engine, qctx context.Context, done func(), err error) {
+	eng, lctx, err := l.engine()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if ctx == nil {
+		return eng, lctx, func() {}, nil
+	}
+	qctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(lctx, cancel)
+	return eng, qctx, func() { stop(); cancel() }, nil
 }
 
 // The default lake, used by IO and SQL.

@@ -6,6 +6,7 @@
 package catalog
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/flowlab/flowlab/datalake"
@@ -24,12 +26,15 @@ import (
 type Lake interface {
 	// Datasets lists the datasets, sorted by path.
 	Datasets() ([]datalake.DatasetSummary, error)
-	// Describe returns a dataset's hours with sizes and row counts.
-	Describe(path string) (datalake.DatasetInfo, error)
-	// SchemaOf returns the columns of one hour of a dataset.
-	SchemaOf(path, format, hour string) (datalake.Preview, error)
-	// Preview returns the first rows of one hour of a dataset.
-	Preview(path, format, hour string, limit int) (datalake.Preview, error)
+	// Describe returns a dataset's hours with sizes and row counts,
+	// stopping when ctx ends.
+	Describe(ctx context.Context, path string) (datalake.DatasetInfo, error)
+	// SchemaOf returns the columns of one hour of a dataset, stopping when
+	// ctx ends.
+	SchemaOf(ctx context.Context, path, format, hour string) (datalake.Preview, error)
+	// Preview returns the first rows of one hour of a dataset, stopping
+	// when ctx ends.
+	Preview(ctx context.Context, path, format, hour string, limit int) (datalake.Preview, error)
 }
 
 var _ Lake = (*datalake.Lake)(nil)
@@ -42,6 +47,15 @@ const DatasinkRoot = "/appdata/datasink/"
 // not say.
 const DefaultPreviewRows = 20
 
+// DefaultMaxQueries is how many catalog requests that use the lake's
+// engine (dataset, schema, preview) run at once when Handler.MaxQueries is
+// not set; others wait for a turn.
+const DefaultMaxQueries = 2
+
+// ErrBusy means a catalog request gave up waiting for its turn at the
+// engine: its context ended while other catalog queries ran.
+var ErrBusy = errors.New("the lake catalog is busy")
+
 // Handler serves the catalog routes (see Routes). Safe for concurrent use.
 type Handler struct {
 	// Lake is the lake browsed. Nil answers every route with 503 and a
@@ -52,6 +66,31 @@ type Handler struct {
 	Datasinks func() []string
 	// Logger receives the errors answered with 500; nil discards.
 	Logger *slog.Logger
+	// MaxQueries bounds the requests using the engine at once (0:
+	// DefaultMaxQueries). A request waits for a turn until its context
+	// ends, then gets 503 (ErrBusy).
+	MaxQueries int
+
+	once sync.Once
+	sem  chan struct{}
+}
+
+// turn waits for a place among the requests using the engine; call the
+// release function it returns when done.
+func (h *Handler) turn(ctx context.Context) (release func(), err error) {
+	h.once.Do(func() {
+		n := h.MaxQueries
+		if n < 1 {
+			n = DefaultMaxQueries
+		}
+		h.sem = make(chan struct{}, n)
+	})
+	select {
+	case h.sem <- struct{}{}:
+		return func() { <-h.sem }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %d queries ran while this request waited for its turn (%w); try again in a moment", ErrBusy, cap(h.sem), context.Cause(ctx))
+	}
 }
 
 // Routes returns the ServeMux patterns and their handlers, for
@@ -118,7 +157,13 @@ func (h *Handler) dataset(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	info, err := h.Lake.Describe(p)
+	release, err := h.turn(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	info, err := h.Lake.Describe(r.Context(), p)
+	release()
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -201,7 +246,13 @@ func (h *Handler) schema(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	pv, err := h.Lake.SchemaOf(p, q.Get("format"), q.Get("hour"))
+	release, err := h.turn(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	pv, err := h.Lake.SchemaOf(r.Context(), p, q.Get("format"), q.Get("hour"))
+	release()
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -224,7 +275,13 @@ func (h *Handler) preview(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	pv, err := h.Lake.Preview(p, q.Get("format"), q.Get("hour"), limit)
+	release, err := h.turn(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	pv, err := h.Lake.Preview(r.Context(), p, q.Get("format"), q.Get("hour"), limit)
+	release()
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -261,7 +318,8 @@ func status(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, datalake.ErrUnknownPath), errors.Is(err, datalake.ErrNoData):
 		return http.StatusNotFound
-	case errors.Is(err, datalake.ErrNotConfigured), errors.Is(err, datalake.ErrNoEngine), errors.Is(err, datalake.ErrClosed):
+	case errors.Is(err, datalake.ErrNotConfigured), errors.Is(err, datalake.ErrNoEngine), errors.Is(err, datalake.ErrClosed),
+		errors.Is(err, ErrBusy), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError

@@ -1,7 +1,9 @@
 package catalog_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -303,7 +306,7 @@ func TestJSONLineCounts(t *testing.T) {
 			if _, err := l.Publish(ds, h11, "JSON", func(w io.Writer) error { _, err := io.WriteString(w, c.body); return err }); err != nil {
 				t.Fatal(err)
 			}
-			info, err := l.Describe(ds)
+			info, err := l.Describe(context.Background(), ds)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -385,4 +388,138 @@ func FuzzCatalogPath(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCatalogContext: Describe (footer reads), SchemaOf and Preview stop
+// with the caller's context and say so.
+func TestCatalogContext(t *testing.T) {
+	l, _ := newLake(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := l.Describe(ctx, datalake.FlowsPath); !errors.Is(err, context.Canceled) {
+		t.Errorf("Describe with an ended context: %v, want context.Canceled", err)
+	}
+	if _, err := l.SchemaOf(ctx, datalake.FlowsPath, "", ""); !errors.Is(err, context.Canceled) {
+		t.Errorf("SchemaOf with an ended context: %v, want context.Canceled", err)
+	}
+	if _, err := l.Preview(ctx, datalake.FlowsPath, "", "", 5); !errors.Is(err, context.Canceled) {
+		t.Errorf("Preview with an ended context: %v, want context.Canceled", err)
+	}
+	// The lake's own queries go on.
+	info, err := l.Describe(t.Context(), datalake.FlowsPath)
+	if err != nil || info.Rows == nil || *info.Rows != 12 {
+		t.Fatalf("Describe after: %+v, %v", info, err)
+	}
+}
+
+// TestPreviewCutsLongValues: a preview answer stays bounded when a value
+// is huge.
+func TestPreviewCutsLongValues(t *testing.T) {
+	l, _ := newLake(t)
+	big := strings.Repeat("x", 50_000)
+	if _, err := l.Publish("/appdata/lab/big", h11, "JSON", func(w io.Writer) error {
+		return json.NewEncoder(w).Encode(map[string]any{"host": "a", "blob": big})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, &catalog.Handler{Lake: l})
+	var tb catalog.Table
+	code, body := get(t, srv, "/api/lake/preview", url.Values{"path": {"/appdata/lab/big"}}, &tb)
+	if code != 200 {
+		t.Fatalf("preview: %d %s", code, body)
+	}
+	if len(body) > 2*datalake.MaxPreviewCell {
+		t.Errorf("preview answer is %d bytes for one row", len(body))
+	}
+	found := false
+	for i, c := range tb.Columns {
+		if c.Name == "blob" {
+			s, _ := tb.Rows[0][i].(string)
+			found = strings.HasPrefix(s, big[:datalake.MaxPreviewCell]) && strings.Contains(s, "cut: 49000 more bytes")
+			if !found {
+				t.Errorf("blob = %.60q… (%d bytes)", s, len(s))
+			}
+		}
+		if c.Name == "host" && tb.Rows[0][i] != "a" {
+			t.Errorf("host = %v", tb.Rows[0][i])
+		}
+	}
+	if !found {
+		t.Errorf("no cut blob column in %s", body)
+	}
+}
+
+// heldLake holds the real lake's Describe calls until released, counting
+// how many run at once.
+type heldLake struct {
+	*datalake.Lake
+	entered chan struct{}
+	release chan struct{}
+	mu      sync.Mutex
+	now     int
+	most    int
+}
+
+func (h *heldLake) Describe(ctx context.Context, path string) (datalake.DatasetInfo, error) {
+	h.mu.Lock()
+	h.now++
+	h.most = max(h.most, h.now)
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		h.now--
+		h.mu.Unlock()
+	}()
+	h.entered <- struct{}{}
+	select {
+	case <-h.release:
+	case <-ctx.Done():
+		return datalake.DatasetInfo{}, ctx.Err()
+	}
+	return h.Lake.Describe(ctx, path)
+}
+
+// TestCatalogBoundsEngineCalls: at most MaxQueries requests reach the
+// engine at once; one that waits past its context gets 503 saying the
+// catalog is busy.
+func TestCatalogBoundsEngineCalls(t *testing.T) {
+	l, _ := newLake(t)
+	held := &heldLake{Lake: l, entered: make(chan struct{}, 8), release: make(chan struct{})}
+	h := &catalog.Handler{Lake: held}
+	route := h.Routes()["GET /api/lake/dataset"]
+	q := "/api/lake/dataset?" + url.Values{"path": {datalake.FlowsPath}}.Encode()
+	var wg sync.WaitGroup
+	codes := make([]int, catalog.DefaultMaxQueries)
+	for i := range codes {
+		wg.Go(func() {
+			rec := httptest.NewRecorder()
+			route.ServeHTTP(rec, httptest.NewRequest("GET", q, nil))
+			codes[i] = rec.Code
+		})
+	}
+	for range codes {
+		<-held.entered
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	rec := httptest.NewRecorder()
+	route.ServeHTTP(rec, httptest.NewRequest("GET", q, nil).WithContext(ctx))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "busy") {
+		t.Errorf("third request while two run: %d %s, want 503 busy", rec.Code, rec.Body)
+	}
+	close(held.release)
+	wg.Wait()
+	for i, c := range codes {
+		if c != 200 {
+			t.Errorf("held request %d: %d", i, c)
+		}
+	}
+	if held.most != catalog.DefaultMaxQueries {
+		t.Errorf("%d Describe calls ran at once, want %d", held.most, catalog.DefaultMaxQueries)
+	}
+	rec = httptest.NewRecorder()
+	route.ServeHTTP(rec, httptest.NewRequest("GET", q, nil))
+	if rec.Code != 200 {
+		t.Errorf("request after the others ended: %d %s", rec.Code, rec.Body)
+	}
 }

@@ -164,7 +164,9 @@ export async function render(main, _params, ctx, url) {
     pageErr.show(e);
     return null;
   }
-  let shown = null;
+  // shown numbers the datasets shown: an answer for one shown before the
+  // last is dropped, errors too.
+  let shown = 0;
   const tree = lakeTree(cat.datasets, (p) => show(p));
   left.append(h('h2', {id: 'lake-tree-h'}, 'Datasets'),
     cat.datasets.length ? tree : h('p', {}, 'The lake has no datasets yet.'),
@@ -173,7 +175,7 @@ export async function render(main, _params, ctx, url) {
       cat.datasinks.map((s) => [s.name, s.newest ? hourText(s.newest) : 'no data yet', String(s.hours)]), 'sinks') : h('p', {class: 'sub'}, 'No datasinks.'));
 
   async function show(p, hour = '') {
-    shown = p;
+    const me = ++shown;
     tree.select(p);
     const u = new URL(location.href);
     u.searchParams.set('path', p);
@@ -184,26 +186,34 @@ export async function render(main, _params, ctx, url) {
     try {
       info = await lakeGet('dataset', p);
     } catch (e) {
+      if (me !== shown) return;
       clear(detail, h('h2', {}, p), err);
       err.show(e);
       return;
     }
-    if (shown !== p) return;
+    if (me !== shown) return;
     const hourSel = h('select', {name: 'preview-hour'},
       [...info.hour_list].reverse().map((x) => h('option', {value: x.hour}, hourText(x.hour))));
     if (hour) hourSel.value = hour;
     const fmtSel = h('select', {name: 'preview-format'}, info.formats.map((f) => h('option', {value: f}, f)));
     const schemaBox = h('div');
     const previewBox = h('div');
+    // loads numbers the hour and format choices: only the answer to the
+    // last one is shown, so a slow older one cannot replace it.
+    let loads = 0;
     const load = async () => {
+      const mine = ++loads;
+      const current = () => mine === loads && me === shown;
       const q = {hour: hourSel.value, format: fmtSel.value};
       clear(previewBox, h('p', {class: 'loading'}, 'Loading…'));
       try {
         const [schema, pv] = await Promise.all([lakeGet('schema', p, q), lakeGet('preview', p, {...q, limit: 20})]);
+        if (!current()) return;
         clear(schemaBox, dataTable(`Schema of ${p}`, ['Column', 'Type'], schema.columns.map((c) => [c.name, c.type]), 'schema'));
         clear(previewBox, h('p', {class: 'sub'}, `First ${pv.rows.length} rows of ${hourText(pv.hour)} (${pv.format}).`),
           dataTable(`First rows of ${p}`, pv.columns.map((c) => c.name), pv.rows, 'preview'));
       } catch (e) {
+        if (!current()) return;
         const box = errorBox();
         box.show(e);
         clear(previewBox, box);

@@ -147,10 +147,19 @@ function optionsPanel({insert, close}) {
   };
   for (const el of [format, kind, n, hour, start, end]) el.addEventListener(el.tagName === 'INPUT' ? 'input' : 'change', update);
 
+  // asked numbers the choices: an answer for a choice made before the last
+  // one is dropped, so a slow older answer cannot replace the dataset the
+  // user picked since (and Insert write the wrong IO.Read).
+  let asked = 0;
   const choose = async (path) => {
+    const me = ++asked;
     chosen.textContent = `Loading ${path}…`;
+    // Until the answer comes, nothing stale can be inserted.
+    dataset = null;
+    update();
     try {
       const info = await lakeGet('dataset', path);
+      if (me !== asked) return;
       dataset = info;
       chosen.textContent = `${path}: ${info.hours} hours, ${rows(info.rows)} rows (${info.formats.join(', ')})`;
       if (info.formats.length && !info.formats.includes(format.value)) format.value = info.formats[0];
@@ -161,6 +170,7 @@ function optionsPanel({insert, close}) {
       if (info.hour_list.length) start.value = info.hour_list[Math.max(0, info.hour_list.length - 6)].hour;
       update();
     } catch (e) {
+      if (me !== asked) return;
       dataset = null;
       chosen.textContent = 'No dataset chosen.';
       err.show(e);
