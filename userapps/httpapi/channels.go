@@ -30,7 +30,13 @@ type ChannelsOptions struct {
 	SessionID string
 	// Events delivers lifecycle states (StateRestarting, StateDead) to
 	// announce; nil means none. The bridge stops reading it when it ends.
+	// Subscribe replaces it when set.
 	Events <-chan string
+	// Subscribe, when set, subscribes to the kernel's lifecycle states for
+	// as long as the bridge's kernel connection lives, which is beyond the
+	// websocket while Reconnect keeps its session: a restart while the
+	// websocket is down reaches the reconnect.
+	Subscribe func() (states <-chan string, cancel func())
 	// OriginPatterns are extra allowed Origin host patterns for browsers on
 	// another origin (see websocket.AcceptOptions); by default only the
 	// server's own origin may open the websocket.
@@ -94,7 +100,7 @@ func ServeChannels(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 		}
 		return client, nil
 	}
-	kc, replay, err := opts.Reconnect.attach(ctx, opts.KernelID, opts.SessionID, cancel, dial)
+	kc, replay, err := opts.Reconnect.attach(ctx, opts.KernelID, opts.SessionID, cancel, dial, opts.Connection, opts.Subscribe)
 	if err != nil {
 		conn.Close(websocket.StatusInternalError, "the kernel is not reachable")
 		return fmt.Errorf("kernel websocket: connect to the kernel: %w", err)
@@ -107,7 +113,11 @@ func ServeChannels(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 
 	errc := make(chan error, 3)
 	go func() { errc <- b.fromBrowser(ctx) }()
-	go func() { errc <- b.toBrowser(ctx, replay, opts.Events, opts.Done) }()
+	events := opts.Events
+	if opts.Subscribe != nil {
+		events = kc.events
+	}
+	go func() { errc <- b.toBrowser(ctx, replay, events, opts.Done) }()
 	go func() { errc <- b.keepAlive(ctx) }()
 	err = <-errc
 	cancel(nil)
@@ -123,7 +133,7 @@ func ServeChannels(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 	// an unanswered ping) or that a reconnect replaced keeps its session
 	// for the reconnect; a closed one, or one whose kernel is gone, does not.
 	park := takenOver || !closed && !errors.Is(err, errKernelGone) && parent.Err() == nil
-	opts.Reconnect.release(kc, park, b.unsent)
+	opts.Reconnect.release(kc, park, b.unsent, opts.Done)
 	if closed || takenOver || errors.Is(err, errKernelGone) || errors.Is(err, context.Canceled) {
 		conn.Close(websocket.StatusNormalClosure, "")
 		return nil
@@ -221,7 +231,7 @@ func (b *bridge) toBrowser(ctx context.Context, replay []*jupyter.Message, event
 			return ctx.Err()
 		}
 		if err := b.forward(ctx, m); err != nil {
-			if m.Channel == jupyter.IOPub || m.Channel == jupyter.Shell || m.Channel == jupyter.Control {
+			if m.Channel != jupyter.Heartbeat {
 				b.unsent = []*jupyter.Message{m}
 			}
 			return err
@@ -282,8 +292,14 @@ func (b *bridge) keepAlive(ctx context.Context) error {
 // statusMessage is a status message from the server itself, on iopub, with
 // the client's session id.
 func (b *bridge) statusMessage(state string) *jupyter.Message {
-	h := b.client.Session().NewHeader("status")
-	h.Session = b.session
+	return statusMessage(b.client, b.session, state)
+}
+
+// statusMessage is a status message from the server on client's
+// connection, with the browser's session id.
+func statusMessage(client *jupyter.Client, session, state string) *jupyter.Message {
+	h := client.Session().NewHeader("status")
+	h.Session = session
 	return &jupyter.Message{
 		Header:  h,
 		Content: statusContent(state),

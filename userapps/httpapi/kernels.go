@@ -365,8 +365,6 @@ func (s *Server) kernelChannels(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	states, cancel := k.Subscribe()
-	defer cancel()
 	s.reg.mu.Lock()
 	s.reg.connections[k.ID()]++
 	s.reg.mu.Unlock()
@@ -383,7 +381,7 @@ func (s *Server) kernelChannels(w http.ResponseWriter, r *http.Request) error {
 	err = ServeChannels(r.Context(), w, r, ChannelsOptions{
 		Connection:     k.ConnectionInfo(),
 		SessionID:      r.URL.Query().Get("session_id"),
-		Events:         states,
+		Subscribe:      k.Subscribe,
 		Done:           k.Done(),
 		Activity:       k.Touch,
 		OriginPatterns: s.opts.OriginPatterns,
