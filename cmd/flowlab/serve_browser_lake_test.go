@@ -3,14 +3,8 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/flowlab/flowlab/internal/flowlabtest"
 )
 
 // lakeBrowserSteps are the steps frontend/testdata/browser/lake-ui.js
@@ -39,29 +33,5 @@ var lakeBrowserSteps = []string{
 // subtest. Screenshots land in test-output/ui (data-platform.png,
 // app-options.png). Without chromium the test skips, or fails under CI.
 func TestServeBrowserLake(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts flowlab serve, kernels and a browser")
-	}
-	browser := findChromium(t)
-	node := flowlabtest.RequireCommand(t, "node")
-	dir := npmPackages(t, "frontend/testdata/browser")
-	bin := flowlabtest.Binary(t)
-	const token = "browser-lake-token"
-	srv := startServe(t, bin, t.TempDir(), token, "--demo", "--broker-addr", "127.0.0.1:0")
-	url, err := srv.waitURL(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(flowlabtest.ModuleRoot(t), "test-output", "ui")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "lake-ui.js"))
-	cmd.Dir = dir
-	cmd.Env = flowlabtest.Env("FLOWLAB_URL="+url, "FLOWLAB_TOKEN="+token, "CHROMIUM="+browser, "OUT_DIR="+out)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
-	checkNodeSteps(t, lakeBrowserSteps, &stdout, &stderr, runErr, srv.logTail)
-	t.Logf("screenshots in %s", out)
+	runBrowserScript(t, "lake-ui.js", "browser-lake-token", 6*time.Minute, lakeBrowserSteps)
 }

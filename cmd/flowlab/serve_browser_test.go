@@ -39,6 +39,15 @@ var browserSteps = []string{
 // each page land in test-output/ui. Without chromium the test skips, or
 // fails under CI (scripts/test.sh installs it).
 func TestServeBrowserUI(t *testing.T) {
+	runBrowserScript(t, "ui.js", "browser-test-token", 5*time.Minute, browserSteps)
+}
+
+// runBrowserScript starts `flowlab serve --demo` with token, runs the
+// playwright-core script (in frontend/testdata/browser) against it in
+// Debian's Chromium within timeout, and checks that it reported steps, in
+// order, each as a subtest. Screenshots land in test-output/ui.
+func runBrowserScript(t *testing.T, script, token string, timeout time.Duration, steps []string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts flowlab serve, kernels and a browser")
 	}
@@ -46,7 +55,6 @@ func TestServeBrowserUI(t *testing.T) {
 	node := flowlabtest.RequireCommand(t, "node")
 	dir := npmPackages(t, "frontend/testdata/browser")
 	bin := flowlabtest.Binary(t)
-	const token = "browser-test-token"
 	srv := startServe(t, bin, t.TempDir(), token, "--demo", "--broker-addr", "127.0.0.1:0")
 	url, err := srv.waitURL(context.Background())
 	if err != nil {
@@ -54,15 +62,15 @@ func TestServeBrowserUI(t *testing.T) {
 	}
 	out := filepath.Join(flowlabtest.ModuleRoot(t), "test-output", "ui")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "ui.js"))
+	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, script))
 	cmd.Dir = dir
 	cmd.Env = flowlabtest.Env("FLOWLAB_URL="+url, "FLOWLAB_TOKEN="+token, "CHROMIUM="+browser, "OUT_DIR="+out)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
-	checkNodeSteps(t, browserSteps, &stdout, &stderr, runErr, srv.logTail)
+	checkNodeSteps(t, steps, &stdout, &stderr, runErr, srv.logTail)
 	t.Logf("screenshots in %s", out)
 }
 

@@ -3,14 +3,8 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/flowlab/flowlab/internal/flowlabtest"
 )
 
 // notebookBrowserSteps are the steps frontend/testdata/browser/notebook.js
@@ -37,29 +31,5 @@ var notebookBrowserSteps = []string{
 // issue 8's acceptance asks; each step of the script is a subtest.
 // Screenshots land in test-output/ui (notebook-*.png).
 func TestServeBrowserNotebook(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts flowlab serve, kernels and a browser")
-	}
-	browser := findChromium(t)
-	node := flowlabtest.RequireCommand(t, "node")
-	dir := npmPackages(t, "frontend/testdata/browser")
-	bin := flowlabtest.Binary(t)
-	const token = "browser-notebook-token"
-	srv := startServe(t, bin, t.TempDir(), token, "--demo", "--broker-addr", "127.0.0.1:0")
-	url, err := srv.waitURL(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(flowlabtest.ModuleRoot(t), "test-output", "ui")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "notebook.js"))
-	cmd.Dir = dir
-	cmd.Env = flowlabtest.Env("FLOWLAB_URL="+url, "FLOWLAB_TOKEN="+token, "CHROMIUM="+browser, "OUT_DIR="+out)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
-	checkNodeSteps(t, notebookBrowserSteps, &stdout, &stderr, runErr, srv.logTail)
-	t.Logf("screenshots in %s", out)
+	runBrowserScript(t, "notebook.js", "browser-notebook-token", 6*time.Minute, notebookBrowserSteps)
 }

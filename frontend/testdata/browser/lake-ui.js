@@ -7,37 +7,7 @@
 //
 // Env: FLOWLAB_URL, FLOWLAB_TOKEN, CHROMIUM (the browser binary), OUT_DIR.
 'use strict';
-const {chromium} = require('playwright-core');
-const path = require('path');
-const fs = require('fs');
-
-const base = process.env.FLOWLAB_URL;
-const token = process.env.FLOWLAB_TOKEN;
-const out = process.env.OUT_DIR;
-fs.mkdirSync(out, {recursive: true});
-
-let failShot = null;
-
-async function step(name, fn) {
-  const t0 = performance.now();
-  try {
-    const detail = await fn();
-    console.log('@step ' + JSON.stringify({step: name, ok: true, ms: performance.now() - t0, detail: detail || null}));
-  } catch (e) {
-    if (failShot) await failShot('failed-' + name.replace(/\W+/g, '-')).catch(() => {});
-    console.log('@step ' + JSON.stringify({step: name, ok: false, ms: performance.now() - t0, error: String(e && e.stack || e)}));
-    throw e;
-  }
-}
-
-async function apiCall(method, p, body) {
-  const res = await fetch(base + p, {method, headers: {Authorization: 'token ' + token, 'Content-Type': 'application/json'}, body: body === undefined ? undefined : JSON.stringify(body)});
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-function check(cond, msg) { if (!cond) throw new Error(msg); }
+const {base, token, step, apiCall, check, launch, shot: shotOf, onFailure} = require('./lib.js');
 
 /**
  * unlabelled lists the visible form controls inside the root matching
@@ -76,19 +46,15 @@ async function focusRing(page) {
 }
 
 (async () => {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  const browser = await launch();
   const context = await browser.newContext({viewport: {width: 1500, height: 950}});
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], {origin: base});
   const page = await context.newPage();
   const consoleErrors = [];
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
   page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) consoleErrors.push(m.text()); });
-  const shot = (name) => page.screenshot({path: path.join(out, name + '.png'), fullPage: true});
-  failShot = shot;
+  const shot = (name) => shotOf(page, name);
+  onFailure(shot);
   const suffix = Date.now().toString(36);
   const appName = 'lake-ui-' + suffix;
   let app;

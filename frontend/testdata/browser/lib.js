@@ -1,4 +1,4 @@
-// Helpers of the browser scripts (notebook.js): steps reported as
+// Helpers of the browser scripts (ui.js, lake-ui.js, notebook.js): steps reported as
 // "@step {json}" lines for the Go test, the REST API with the token, the
 // browser launched as issue 8 asks, screenshots, and a TCP proxy that can
 // cut the network between the browser and the server.
