@@ -432,20 +432,11 @@ func (l *Lake) parquetRowCounts(caller context.Context, rels []string) (map[stri
 	prefix := l.hostRoot + "/"
 	for start := 0; start < len(rels); start += 500 {
 		batch := rels[start:min(start+500, len(rels))]
-		var b strings.Builder
-		b.WriteString("SELECT file_name, num_rows FROM parquet_file_metadata([")
-		for i, rel := range batch {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			q, err := quoteString(prefix + rel)
-			if err != nil {
-				return nil, err
-			}
-			b.WriteString(q)
+		files, err := l.hostPathList(batch)
+		if err != nil {
+			return nil, err
 		}
-		b.WriteString("])")
-		rows, err := eng.Query(ctx, b.String())
+		rows, err := eng.Query(ctx, "SELECT file_name, num_rows FROM parquet_file_metadata("+files+")")
 		if err != nil {
 			if caller != nil && caller.Err() != nil {
 				return nil, fmt.Errorf("read Parquet footers: %w", caller.Err())

@@ -65,20 +65,11 @@ func (l *Lake) readParquetSchemas(rels []string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var b strings.Builder
-	b.WriteString("SELECT file_name, name, coalesce(type, ''), coalesce(logical_type, ''), coalesce(repetition_type, ''), coalesce(num_children, 0) FROM parquet_schema([")
-	for i, rel := range rels {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		q, err := quoteString(l.hostRoot + "/" + rel)
-		if err != nil {
-			return nil, err
-		}
-		b.WriteString(q)
+	files, err := l.hostPathList(rels)
+	if err != nil {
+		return nil, err
 	}
-	b.WriteString("])")
-	rows, err := eng.Query(ctx, b.String())
+	rows, err := eng.Query(ctx, "SELECT file_name, name, coalesce(type, ''), coalesce(logical_type, ''), coalesce(repetition_type, ''), coalesce(num_children, 0) FROM parquet_schema("+files+")")
 	if err != nil {
 		return nil, err
 	}
@@ -110,4 +101,23 @@ func (l *Lake) readParquetSchemas(rels []string) (map[string]string, error) {
 		out[rel] = sb.String()
 	}
 	return out, nil
+}
+
+// hostPathList is the files at rels (lake-relative) as a DuckDB list
+// literal of their host paths, for DuckDB's parquet_* table functions.
+func (l *Lake) hostPathList(rels []string) (string, error) {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, rel := range rels {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		q, err := quoteString(l.hostRoot + "/" + rel)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(q)
+	}
+	b.WriteByte(']')
+	return b.String(), nil
 }
